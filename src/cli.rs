@@ -1,0 +1,100 @@
+//! The command line as the user types it: clap types only. What the tool will do with these
+//! values is decided in [`crate::settings`].
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build Python service images with BuildKit secrets, prove they carry no credential, and push
+/// them to Artifact Registry.
+#[derive(Debug, Parser)]
+#[command(name = "shipimg", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More output: `-v` for debug logs, `-vv` for trace logs (`RUST_LOG` overrides)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print only errors and what a script needs on stdout
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to use colour (`NO_COLOR` and `CLICOLOR_FORCE` are honoured under `auto`)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a Dockerfile with BuildKit, serving index credentials as secrets
+    Build(StubArgs),
+    /// Push images already in the engine to their registries
+    Push(StubArgs),
+    /// Scan a local image for credentials it must not carry
+    Scan(StubArgs),
+    /// Show, or write as a tar, the build context that `build` would send
+    Context(StubArgs),
+    /// Check the connection to the Docker Engine and what it supports
+    Doctor(DoctorArgs),
+}
+
+/// Arguments of a subcommand that is not implemented yet: accepted, then refused.
+#[derive(Debug, Args)]
+pub struct StubArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+/// `shipimg doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format: `text` for people, `json` for scripts
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn quiet_and_verbose_conflict() {
+        let err = Cli::try_parse_from(["shipimg", "-q", "-v", "doctor"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn verbosity_counts() {
+        let cli = Cli::try_parse_from(["shipimg", "doctor", "-vv"]).unwrap();
+        assert_eq!(cli.global.verbose, 2);
+    }
+}

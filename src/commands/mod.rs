@@ -1,0 +1,28 @@
+//! One file per subcommand. A command takes resolved settings and the printer, calls the domain
+//! modules, and returns an exit status; it holds no domain logic of its own.
+
+mod doctor;
+
+use crate::cli::Command;
+use crate::error::{CliError, ExitStatus};
+use crate::printer::Printer;
+use crate::settings::GlobalSettings;
+
+/// Runs the chosen subcommand.
+pub async fn dispatch(
+    command: Command,
+    global: &GlobalSettings,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Doctor(args) => doctor::run(&args, global, printer).await,
+        Command::Build(_) => not_implemented("build"),
+        Command::Push(_) => not_implemented("push"),
+        Command::Scan(_) => not_implemented("scan"),
+        Command::Context(_) => not_implemented("context"),
+    }
+}
+
+fn not_implemented(name: &str) -> anyhow::Result<ExitStatus> {
+    Err(CliError::usage(format!("`shipimg {name}` is not implemented yet")).into())
+}

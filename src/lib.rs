@@ -1,0 +1,59 @@
+//! shipimg builds container images for Python services with BuildKit, hands the build its
+//! package-index credentials as secrets, proves the image carries none, and pushes it.
+//!
+//! # How a command flows through the crate
+//!
+//! ```text
+//! main.rs ── cli.rs (clap types) ── settings.rs (flags + environment -> one struct per command)
+//!                                         │
+//!                                   commands/*.rs  (thin orchestration, one file per subcommand)
+//!                                         │
+//!        ┌────────────────┬───────────────┴───────────┬──────────────────┐
+//!   context/              engine/                     printer.rs          error.rs
+//!   .dockerignore,        finding and talking to      owns stdout and     exit codes and
+//!   the context tar       the Docker Engine           stderr              error rendering
+//! ```
+//!
+//! Domain modules (`context`, `engine`) never see clap types and never print: they return
+//! values and errors, and the command decides what the user sees through the [`printer`].
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod printer;
+pub mod settings;
+
+use crate::cli::Cli;
+use crate::error::ExitStatus;
+
+/// Runs one parsed command line to completion and returns its exit status.
+///
+/// Builds the logger and the tokio runtime once, here, so library code never blocks on async.
+pub fn run(cli: Cli) -> ExitStatus {
+    let global = settings::GlobalSettings::resolve(&cli.global);
+    global.install_logging();
+    let printer = printer::Printer::new(global.verbosity);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            printer.error(&error::CliError::unexpected(format!(
+                "cannot start the async runtime: {err}"
+            )));
+            return ExitStatus::Failure;
+        }
+    };
+    let outcome = runtime.block_on(commands::dispatch(cli.command, &global, &printer));
+    match outcome {
+        Ok(status) => status,
+        Err(err) => {
+            let err = error::CliError::from(err);
+            printer.error(&err);
+            err.status()
+        }
+    }
+}

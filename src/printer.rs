@@ -1,0 +1,72 @@
+//! The one owner of stdout and stderr. stdout carries only what a script would pipe (a digest,
+//! JSON); everything meant for people goes to stderr, and `-q` silences it.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::error::CliError;
+use crate::settings::Verbosity;
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+const LABEL: Style = AnsiColor::Green.on_default().bold();
+
+/// Writes everything the user sees. Cheap to share by reference.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    verbosity: Verbosity,
+}
+
+impl Printer {
+    /// A printer for the given verbosity; colour follows the global `anstream` choice.
+    pub fn new(verbosity: Verbosity) -> Self {
+        Self { verbosity }
+    }
+
+    /// The verbosity in force.
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    /// A line of machine output on stdout (always printed, even under `-q`).
+    pub fn stdout_line(&self, line: &str) {
+        let mut out = anstream::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    /// A status line for people on stderr: a right-aligned coloured label, cargo style.
+    pub fn status(&self, label: &str, message: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{LABEL}{label:>12}{LABEL:#} {message}");
+    }
+
+    /// A plain line for people on stderr.
+    pub fn info(&self, message: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{message}");
+    }
+
+    /// A warning the user must act on. Printed even under `-q`.
+    pub fn warn(&self, message: &str) {
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{WARN}warning{WARN:#}: {message}");
+    }
+
+    /// An error and its hint. Printed even under `-q`.
+    pub fn error(&self, error: &CliError) {
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{ERROR}error{ERROR:#}: {}", error.message());
+        if let Some(hint) = error.hint() {
+            let _ = writeln!(err, "  {HINT}hint{HINT:#}: {hint}");
+        }
+    }
+}

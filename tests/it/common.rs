@@ -1,0 +1,209 @@
+//! Helpers shared by the integration tests: the sandbox's addresses and credentials, a command
+//! builder for the binary, unique image names, and clean-up that runs even when a test fails.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sandbox's environment, as `fixtures/sandbox.sh env` prints it.
+#[derive(Debug)]
+pub struct Sandbox {
+    vars: HashMap<String, String>,
+}
+
+impl Sandbox {
+    /// The running sandbox. Fails the test, with how to start it, when it is not up: these
+    /// tests never skip, under CI or anywhere else.
+    pub fn get() -> &'static Sandbox {
+        static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+        SANDBOX.get_or_init(|| {
+            let script = repo_root().join("fixtures/sandbox.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg("env")
+                .output()
+                .unwrap_or_else(|err| panic!("cannot run `{}`: {err}", script.display()));
+            if !out.status.success() {
+                panic!(
+                    "the sandbox is not up: run `fixtures/sandbox.sh up` first ({})",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            let text = String::from_utf8(out.stdout).expect("sandbox env is UTF-8");
+            Sandbox {
+                vars: parse_exports(&text),
+            }
+        })
+    }
+
+    /// One variable; panics naming it when the sandbox does not provide it.
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .get(name)
+            .unwrap_or_else(|| panic!("`fixtures/sandbox.sh env` does not set {name}"))
+    }
+
+    /// `DOCKER_HOST` of the sandbox engine.
+    pub fn docker_host(&self) -> &str {
+        self.var("DOCKER_HOST")
+    }
+
+    /// Debian's docker CLI (20.10, BuildKit built in) talking to the sandbox engine, with an
+    /// empty docker config so nothing of the user's leaks in.
+    pub fn docker(&self) -> Command {
+        let mut cmd = Command::new(self.var("SANDBOX_DOCKER"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("DOCKER_HOST", self.docker_host())
+            .env("DOCKER_CONFIG", empty_docker_config())
+            .env("DOCKER_BUILDKIT", "1");
+        cmd
+    }
+}
+
+fn empty_docker_config() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp docker config"))
+        .path()
+}
+
+/// Parses `export NAME=value` lines, with optional single or double quotes around the value.
+fn parse_exports(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("export "))
+        .filter_map(|assign| assign.split_once('='))
+        .map(|(name, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
+                .unwrap_or(value);
+            (name.to_owned(), unquoted.to_owned())
+        })
+        .collect()
+}
+
+/// The `shipimg` binary with a clean environment: no docker or Google settings of the user's,
+/// no colour, and a private HOME.
+pub fn shipimg(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shipimg"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// A unique, test-owned image name: `shipimg-test/<what>:<pid>-<n>`.
+pub fn unique_image(what: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "shipimg-test/{what}:{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes the images it holds from the sandbox engine when dropped, so a failing test leaves
+/// nothing behind.
+pub struct ImageGuard {
+    images: Vec<String>,
+}
+
+impl ImageGuard {
+    /// Guards these image references.
+    pub fn new(images: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            images: images.into_iter().collect(),
+        }
+    }
+}
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        if self.images.is_empty() {
+            return;
+        }
+        let _ = Sandbox::get()
+            .docker()
+            .args(["image", "rm", "--force"])
+            .args(&self.images)
+            .output();
+    }
+}
+
+/// Held while a test builds the example project. BuildKit merges identical steps of builds that
+/// run at the same time, and a secret's value is not part of a step's cache key: a build with a
+/// wrong index password running beside a good one can hand its failure to the good one.
+pub fn example_build_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Output of a finished command, with helpers that print everything on failure.
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Runs the command to completion.
+    pub fn of(cmd: &mut Command) -> Outcome {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run {cmd:?}: {err}"));
+        Outcome {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn success(self) -> Outcome {
+        assert_eq!(self.code, Some(0), "expected success\n{self}");
+        self
+    }
+
+    /// Asserts this exit code.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Outcome {
+        assert_eq!(self.code, Some(code), "expected exit {code}\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_parsed_with_and_without_quotes() {
+        let vars = parse_exports("export A=1\nexport B='two words'\nexport C=\"x\"\nnoise\n");
+        assert_eq!(vars["A"], "1");
+        assert_eq!(vars["B"], "two words");
+        assert_eq!(vars["C"], "x");
+        assert_eq!(vars.len(), 3);
+    }
+}

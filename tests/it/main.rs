@@ -1,0 +1,7 @@
+//! Integration tests against the real servers that `fixtures/sandbox.sh up` starts: a Docker
+//! Engine with BuildKit, a registry and a private package index. One binary, one module per
+//! area, as uv and cargo lay theirs out.
+
+mod common;
+mod doctor;
+mod sandbox;
