@@ -49,7 +49,7 @@ pub enum Command {
     /// Scan a local image for credentials it must not carry
     Scan(StubArgs),
     /// Show, or write as a tar, the build context that `build` would send
-    Context(StubArgs),
+    Context(ContextArgs),
     /// Check the connection to the Docker Engine and what it supports
     Doctor(DoctorArgs),
 }
@@ -59,6 +59,31 @@ pub enum Command {
 pub struct StubArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
+}
+
+/// `shipimg context`
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// The build context directory
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: std::path::PathBuf,
+
+    /// The Dockerfile (default: `PATH/Dockerfile`); relative to the current directory, as with
+    /// docker
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+
+    /// Send this credential-looking file anyway (repeatable)
+    #[arg(long = "allow-context-file", value_name = "PATH")]
+    pub allow_context_file: Vec<std::path::PathBuf>,
+
+    /// Write the exact tar that `build` would send to FILE, or `-` for stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Summary format: `text` for people, `json` for scripts
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `shipimg doctor`

@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod printer;

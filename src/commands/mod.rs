@@ -1,6 +1,7 @@
 //! One file per subcommand. A command takes resolved settings and the printer, calls the domain
 //! modules, and returns an exit status; it holds no domain logic of its own.
 
+mod context;
 mod doctor;
 
 use crate::cli::Command;
@@ -19,7 +20,7 @@ pub async fn dispatch(
         Command::Build(_) => not_implemented("build"),
         Command::Push(_) => not_implemented("push"),
         Command::Scan(_) => not_implemented("scan"),
-        Command::Context(_) => not_implemented("context"),
+        Command::Context(args) => context::run(&args, printer).await,
     }
 }
 

@@ -3,5 +3,6 @@
 //! area, as uv and cargo lay theirs out.
 
 mod common;
+mod context;
 mod doctor;
 mod sandbox;

@@ -1,0 +1,171 @@
+//! `shipimg context`: what `build` would send, as a summary or as the exact tar.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::cli::{ContextArgs, OutputFormat};
+use crate::context::archive::{self, ContextSummary};
+use crate::context::walk::Notice;
+use crate::context::{ContextError, ContextOptions, ContextPlan};
+use crate::error::{CliError, ExitStatus};
+use crate::printer::Printer;
+
+/// Where `--output` sends the tar.
+enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+/// Plans the context, then summarises it or writes its tar.
+pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let options = ContextOptions {
+        dir: args.path.clone(),
+        dockerfile: args.file.clone(),
+        allow_files: args.allow_context_file.clone(),
+    };
+    let output = args.output.as_ref().map(|path| {
+        if path.as_os_str() == "-" {
+            Output::Stdout
+        } else {
+            Output::File(path.clone())
+        }
+    });
+    if matches!(output, Some(Output::Stdout)) && std::io::stdout().is_terminal() {
+        return Err(CliError::user("refusing to write a tar archive to a terminal")
+            .with_hint("redirect it: `shipimg context --output - > context.tar`, or pipe it to `tar -t`")
+            .into());
+    }
+
+    let cwd = std::env::current_dir()?;
+    let plan = ContextPlan::new(&options, &cwd).map_err(context_error)?;
+    let warn_printer = printer.clone();
+    let summary = tokio::task::spawn_blocking(move || -> Result<ContextSummary, ContextError> {
+        let mut warn = |notice: &Notice| warn_notice(&warn_printer, notice);
+        match output {
+            None => archive::summarize(&plan, &mut warn),
+            Some(Output::Stdout) => {
+                let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                archive::write_tar(&plan, out, &mut warn)
+            }
+            Some(Output::File(path)) => {
+                let file = std::fs::File::create(&path).map_err(|source| ContextError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let out = std::io::BufWriter::with_capacity(1 << 20, file);
+                let result = archive::write_tar(&plan, out, &mut warn);
+                if result.is_err() {
+                    // Nothing half-written stays behind looking like a context.
+                    let _ = std::fs::remove_file(&path);
+                }
+                result
+            }
+        }
+    })
+    .await?
+    .map_err(context_error)?;
+
+    let to_stdout = args.output.is_none();
+    match args.format {
+        OutputFormat::Json => {
+            let json = serde_json::to_string_pretty(&summary)?;
+            if to_stdout {
+                printer.stdout_line(&json);
+            } else {
+                printer.info(&json);
+            }
+        }
+        OutputFormat::Text => {
+            for line in render_summary(&summary, to_stdout) {
+                if to_stdout {
+                    printer.stdout_line(&line);
+                } else {
+                    printer.info(&line);
+                }
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(ExitStatus::Success)
+}
+
+pub(crate) fn context_error(err: ContextError) -> anyhow::Error {
+    let hint = err.hint();
+    let cli = CliError::user(err.to_string());
+    match hint {
+        Some(hint) => cli.with_hint(hint).into(),
+        None => cli.into(),
+    }
+}
+
+pub(crate) fn warn_notice(printer: &Printer, notice: &Notice) {
+    match notice {
+        Notice::CredentialLeftOut { path, kind } => printer.warn(&format!(
+            "left `{path}` out of the build context: {kind} (send it anyway with `--allow-context-file {path}`)"
+        )),
+        Notice::SpecialSkipped { path, what } => printer.warn(&format!(
+            "skipped `{path}`: a {what} cannot be part of a build context"
+        )),
+    }
+}
+
+/// The text summary. With `full`, the largest files and directories too.
+fn render_summary(summary: &ContextSummary, full: bool) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} files, {} directories, {} symlinks, {} ({} bytes)",
+        summary.files,
+        summary.dirs,
+        summary.symlinks,
+        human_bytes(summary.bytes),
+        summary.bytes
+    )];
+    if full {
+        if !summary.largest_files.is_empty() {
+            lines.push("largest files:".into());
+            for (path, size) in &summary.largest_files {
+                lines.push(format!("  {:>10}  {path}", human_bytes(*size)));
+            }
+        }
+        if !summary.largest_dirs.is_empty() {
+            lines.push("largest directories:".into());
+            for (path, size) in &summary.largest_dirs {
+                lines.push(format!("  {:>10}  {path}/", human_bytes(*size)));
+            }
+        }
+    }
+    if !summary.left_out.is_empty() {
+        lines.push("left out by the credential guard:".into());
+        for (path, reason) in &summary.left_out {
+            lines.push(format!("  {path}  ({reason})"));
+        }
+    }
+    lines
+}
+
+/// `1536` -> `1.5 KiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_people_do() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(600 * 1024 * 1024), "600.0 MiB");
+    }
+}

@@ -1,0 +1,219 @@
+//! What a Dockerfile copies from the context: the `COPY` and `ADD` sources, with their line, so
+//! the credential guard can refuse a Dockerfile that copies a credential file before any build
+//! starts. (The full lint, with every rule, comes with the leak-guard work.)
+
+/// One `COPY`/`ADD` source that reads from the build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextSource {
+    /// 1-based line of the instruction.
+    pub line: usize,
+    /// The instruction as written, on one line (continuations joined), for messages.
+    pub instruction: String,
+    /// The source path as written.
+    pub source: String,
+    /// The destination as written.
+    pub dest: String,
+}
+
+/// A Dockerfile the parser could not read.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DockerfileError {
+    /// The parser's message.
+    pub message: String,
+}
+
+/// The context sources of every `COPY` and `ADD` in the Dockerfile. Sources that read from
+/// another stage or image (`--from`), here-documents and URLs are not context files.
+pub fn context_sources(text: &str) -> Result<Vec<ContextSource>, DockerfileError> {
+    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+        message: err.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for instruction in &dockerfile.instructions {
+        let (keyword_start, options, sources, dest) = match instruction {
+            parse_dockerfile::Instruction::Copy(copy) => (
+                copy.copy.span.start,
+                &copy.options[..],
+                &copy.src[..],
+                &copy.dest,
+            ),
+            parse_dockerfile::Instruction::Add(add) => (
+                add.add.span.start,
+                &add.options[..],
+                &add.src[..],
+                &add.dest,
+            ),
+            _ => continue,
+        };
+        if options.iter().any(|flag| flag.name.value == "from") {
+            continue;
+        }
+        let line = text[..keyword_start].matches('\n').count() + 1;
+        let end = dest.span.end.min(text.len());
+        let instruction_text = one_line(&text[keyword_start..end]);
+        for source in sources {
+            let parse_dockerfile::Source::Path(path) = source else {
+                continue;
+            };
+            let value = path.value.as_ref();
+            if value.contains("://") || value.starts_with("git@") {
+                continue;
+            }
+            out.push(ContextSource {
+                line,
+                instruction: instruction_text.clone(),
+                source: value.to_owned(),
+                dest: dest.value.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A `RUN --mount=type=secret,...` in the Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMount {
+    /// 1-based line of the `RUN`.
+    pub line: usize,
+    /// The secret id (`id=`, or the target's base name, as BuildKit defaults it).
+    pub id: String,
+    /// Where it is mounted (`target=`/`dst=`), if given.
+    pub target: Option<String>,
+    /// `required=true`.
+    pub required: bool,
+}
+
+/// Every secret mount of every `RUN`.
+pub fn secret_mounts(text: &str) -> Result<Vec<SecretMount>, DockerfileError> {
+    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+        message: err.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for instruction in &dockerfile.instructions {
+        let parse_dockerfile::Instruction::Run(run) = instruction else {
+            continue;
+        };
+        let line = text[..run.run.span.start].matches('\n').count() + 1;
+        for flag in &run.options {
+            if flag.name.value != "mount" {
+                continue;
+            }
+            let Some(value) = &flag.value else { continue };
+            if let Some(mount) = parse_secret_mount(&value.value, line) {
+                out.push(mount);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `type=secret,id=netrc,target=/root/.netrc,required=true` -> a mount; other types -> None.
+fn parse_secret_mount(spec: &str, line: usize) -> Option<SecretMount> {
+    let mut kind = None;
+    let mut id = None;
+    let mut target = None;
+    let mut required = false;
+    for field in spec.split(',') {
+        let (key, value) = field.split_once('=').unwrap_or((field, "true"));
+        match key.trim().to_ascii_lowercase().as_str() {
+            "type" => kind = Some(value.trim().to_owned()),
+            "id" => id = Some(value.trim().to_owned()),
+            "target" | "dst" | "destination" => target = Some(value.trim().to_owned()),
+            "required" => required = value.trim().eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    if kind.as_deref() != Some("secret") {
+        return None;
+    }
+    // BuildKit defaults the id to the target's base name.
+    let id = id.or_else(|| {
+        target
+            .as_deref()
+            .and_then(|t| t.rsplit('/').next())
+            .map(str::to_owned)
+    })?;
+    Some(SecretMount {
+        line,
+        id,
+        target,
+        required,
+    })
+}
+
+/// Joins `\`-continued lines and squeezes the whitespace, for a one-line message.
+fn one_line(text: &str) -> String {
+    text.replace("\\\r\n", " ")
+        .replace("\\\n", " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_copy_and_add_sources_with_lines() {
+        let text = "FROM python:3.11 AS build\n\
+                    WORKDIR /app\n\
+                    COPY .netrc /root/.netrc\n\
+                    COPY --chown=1000 src \\\n    pyproject.toml ./\n\
+                    ADD https://example.com/x.tgz /tmp/\n\
+                    FROM python:3.11\n\
+                    COPY --from=build /opt/venv /opt/venv\n\
+                    ADD [\"key.json\", \"/etc/key.json\"]\n";
+        let sources = context_sources(text).unwrap();
+        let got: Vec<(usize, &str, &str)> = sources
+            .iter()
+            .map(|s| (s.line, s.source.as_str(), s.dest.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, ".netrc", "/root/.netrc"),
+                (4, "src", "./"),
+                (4, "pyproject.toml", "./"),
+                (9, "key.json", "/etc/key.json"),
+            ]
+        );
+        assert_eq!(
+            sources[1].instruction,
+            "COPY --chown=1000 src pyproject.toml ./"
+        );
+    }
+
+    #[test]
+    fn finds_secret_mounts() {
+        let text = "FROM x\n\
+                    RUN --mount=type=cache,target=/root/.cache \\\n    --mount=type=secret,id=netrc,target=/root/.netrc,required=true pip install .\n\
+                    RUN --mount=type=secret,target=/run/secrets/token cat /run/secrets/token\n\
+                    RUN echo hi\n";
+        assert_eq!(
+            secret_mounts(text).unwrap(),
+            [
+                SecretMount {
+                    line: 2,
+                    id: "netrc".into(),
+                    target: Some("/root/.netrc".into()),
+                    required: true
+                },
+                SecretMount {
+                    line: 4,
+                    id: "token".into(),
+                    target: Some("/run/secrets/token".into()),
+                    required: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_dockerfile_is_an_error_not_a_panic() {
+        assert!(
+            context_sources("COPY\n").is_err() || context_sources("COPY\n").unwrap().is_empty()
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! Staging the build context: exactly the files `docker build` would send, minus credential
+//! files, as a deterministic tar streamed while the tree is walked.
+//!
+//! - [`ignore`]: Docker's `.dockerignore` rules.
+//! - [`guard`]: which files look like credentials.
+//! - [`dockerfile`]: what the Dockerfile copies, to refuse an explicit `COPY .netrc`.
+//! - [`walk`]: the ordered walk that applies both, reporting what it leaves out.
+//! - [`archive`]: the tar stream, in constant memory.
+
+pub mod archive;
+pub mod dockerfile;
+pub mod guard;
+pub mod ignore;
+pub mod walk;
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use self::guard::{CONTENT_PEEK, CredentialKind, NameVerdict};
+use self::ignore::Matcher;
+
+/// What the user asked for: `shipimg context [PATH] [-f Dockerfile] [--allow-context-file F]`.
+#[derive(Debug, Clone, Default)]
+pub struct ContextOptions {
+    /// The context directory.
+    pub dir: PathBuf,
+    /// `-f`: the Dockerfile, relative to the current directory as with docker (default
+    /// `<dir>/Dockerfile`).
+    pub dockerfile: Option<PathBuf>,
+    /// `--allow-context-file`: credential-looking files to send anyway, relative to the context
+    /// (or absolute inside it).
+    pub allow_files: Vec<PathBuf>,
+}
+
+/// Why a context cannot be staged.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The context directory is missing or not a directory.
+    #[error("build context `{path}` is not a directory")]
+    NotADirectory { path: PathBuf },
+    /// The Dockerfile does not exist.
+    #[error("Dockerfile `{path}` not found")]
+    DockerfileNotFound { path: PathBuf },
+    /// A file or directory could not be read.
+    #[error("failed to read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file changed size while it was being sent.
+    #[error("`{path}` changed while it was being sent ({expected} bytes expected, {actual} read)")]
+    ChangedWhileReading {
+        path: PathBuf,
+        expected: u64,
+        actual: String,
+    },
+    /// The ignore file is invalid.
+    #[error(transparent)]
+    Ignore(#[from] ignore::IgnoreError),
+    /// The Dockerfile could not be parsed.
+    #[error("cannot parse Dockerfile `{path}`: {message}")]
+    Dockerfile { path: PathBuf, message: String },
+    /// The Dockerfile copies a credential file into the image.
+    #[error("{dockerfile}:{line}: `{instruction}` copies `{source_path}` into the image: {kind}")]
+    CopiesCredential {
+        dockerfile: String,
+        line: usize,
+        instruction: String,
+        source_path: String,
+        kind: CredentialKind,
+        dest: String,
+    },
+    /// `--allow-context-file` names a path outside the context.
+    #[error("--allow-context-file `{path}` is outside the build context `{context}`")]
+    AllowOutsideContext { path: PathBuf, context: PathBuf },
+    /// Writing the stream failed (the reader went away, the disk is full).
+    #[error("failed to write the context stream: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+impl ContextError {
+    /// The fix to show under the error, where there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ContextError::NotADirectory { .. } => {
+                Some("pass the directory that holds your Dockerfile and sources".into())
+            }
+            ContextError::DockerfileNotFound { .. } => Some(
+                "name it with `-f PATH` (relative to the current directory, as with docker)"
+                    .into(),
+            ),
+            ContextError::ChangedWhileReading { .. } => Some(
+                "something is writing to the context; wait for it to finish, or add the file to .dockerignore"
+                    .into(),
+            ),
+            ContextError::CopiesCredential {
+                kind: CredentialKind::Netrc,
+                dest,
+                ..
+            } => Some(format!(
+                "mount it only for the step that needs it: `RUN --mount=type=secret,id=netrc,target={dest} ...`; shipimg serves the netrc as secret `netrc`"
+            )),
+            ContextError::CopiesCredential { source_path, .. } => Some(format!(
+                "mount it only for the step that needs it: `RUN --mount=type=secret,id=NAME ...` with `--secret id=NAME,src={source_path}`; or pass `--allow-context-file {source_path}` if it is not a secret"
+            )),
+            ContextError::AllowOutsideContext { .. } => {
+                Some("name a file inside the build context".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A context resolved and checked, ready to walk.
+#[derive(Debug)]
+pub struct ContextPlan {
+    /// The context directory, absolute.
+    pub dir: PathBuf,
+    /// The Dockerfile, absolute.
+    pub dockerfile: PathBuf,
+    /// The Dockerfile's name inside the stream (the `dockerfile` build parameter).
+    pub dockerfile_name: String,
+    /// Set when the Dockerfile lies outside the context: it is appended under this name.
+    pub dockerfile_extra: Option<String>,
+    /// The ignore file in force, if any.
+    pub ignore_file: Option<PathBuf>,
+    /// The compiled ignore rules.
+    pub matcher: Matcher,
+    /// Context-relative paths the user allowed past the credential guard.
+    pub allowed: HashSet<Vec<u8>>,
+}
+
+impl ContextPlan {
+    /// Resolves the directory, Dockerfile and ignore file, compiles the rules, and refuses a
+    /// Dockerfile that copies a credential file. `cwd` resolves a relative `-f`, as docker does.
+    pub fn new(options: &ContextOptions, cwd: &Path) -> Result<Self, ContextError> {
+        let dir = absolute(cwd, &options.dir);
+        let meta = std::fs::metadata(&dir).map_err(|_| ContextError::NotADirectory {
+            path: options.dir.clone(),
+        })?;
+        if !meta.is_dir() {
+            return Err(ContextError::NotADirectory {
+                path: options.dir.clone(),
+            });
+        }
+        let dockerfile = match &options.dockerfile {
+            Some(path) => absolute(cwd, path),
+            None => dir.join("Dockerfile"),
+        };
+        let text = std::fs::read(&dockerfile).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => ContextError::DockerfileNotFound {
+                path: options
+                    .dockerfile
+                    .clone()
+                    .unwrap_or_else(|| options.dir.join("Dockerfile")),
+            },
+            _ => ContextError::Io {
+                path: dockerfile.clone(),
+                source: err,
+            },
+        })?;
+
+        let rel_dockerfile = dockerfile.strip_prefix(&dir).ok().map(Path::to_path_buf);
+        let (dockerfile_name, dockerfile_extra) = match &rel_dockerfile {
+            Some(rel) => (rel.to_string_lossy().into_owned(), None),
+            None => {
+                // Outside the context: docker/cli adds it to the stream under a generated
+                // name. Ours is derived from the content, so the stream stays deterministic.
+                let hex: String = Sha256::digest(&text)[..10]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let name = format!(".dockerfile.{hex}");
+                (name.clone(), Some(name))
+            }
+        };
+
+        let ignore_file =
+            ignore::find_ignore_file(&dir, &dockerfile).map_err(|source| ContextError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        let mut patterns = Vec::new();
+        if let Some(path) = &ignore_file {
+            let bytes = std::fs::read(path).map_err(|source| ContextError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            patterns = ignore::parse_ignore_file(&bytes, path)?;
+        }
+        // The Dockerfile and the root `.dockerignore` are always sent, as docker/cli does. A
+        // Dockerfile-specific ignore file is not: the engine applies no ignore file to a tar
+        // body, and the CLI never sends that one as part of the context.
+        let ignore_rel = ignore_file
+            .as_deref()
+            .and_then(|p| p.strip_prefix(&dir).ok())
+            .filter(|rel| *rel == Path::new(".dockerignore"))
+            .map(|p| p.as_os_str().as_bytes().to_vec());
+        let dockerfile_rel = rel_dockerfile
+            .as_deref()
+            .map(|p| p.as_os_str().as_bytes().to_vec());
+        let patterns =
+            ignore::with_build_files(patterns, dockerfile_rel.as_deref(), ignore_rel.as_deref());
+        let matcher = Matcher::new(patterns)?;
+
+        let mut allowed = HashSet::new();
+        for path in &options.allow_files {
+            let abs = absolute(cwd, path);
+            let abs = if abs.starts_with(&dir) {
+                abs
+            } else {
+                // A relative path may be meant relative to the context.
+                let in_context = dir.join(path);
+                if path.is_relative() && in_context.exists() {
+                    in_context
+                } else {
+                    return Err(ContextError::AllowOutsideContext {
+                        path: path.clone(),
+                        context: options.dir.clone(),
+                    });
+                }
+            };
+            let rel = abs.strip_prefix(&dir).expect("checked above");
+            allowed.insert(rel.as_os_str().as_bytes().to_vec());
+        }
+
+        let plan = Self {
+            dir,
+            dockerfile,
+            dockerfile_name,
+            dockerfile_extra,
+            ignore_file,
+            matcher,
+            allowed,
+        };
+        plan.refuse_credential_copies(&text)?;
+        Ok(plan)
+    }
+
+    /// Refuses a Dockerfile whose `COPY`/`ADD` names a credential file: by its name alone
+    /// (`.netrc`, even when CI writes it later), or by what the matching files hold.
+    fn refuse_credential_copies(&self, text: &[u8]) -> Result<(), ContextError> {
+        let text = String::from_utf8_lossy(text);
+        let sources =
+            dockerfile::context_sources(&text).map_err(|err| ContextError::Dockerfile {
+                path: self.dockerfile.clone(),
+                message: err.message,
+            })?;
+        let display_name = self
+            .dockerfile
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        for source in sources {
+            let clean = clean_source(&source.source);
+            if self.allowed.contains(clean.as_bytes()) {
+                continue;
+            }
+            let kind = match guard::classify_name(clean.as_bytes()) {
+                NameVerdict::Credential(kind) => Some(kind),
+                _ => self.matching_credential(&clean),
+            };
+            if let Some(kind) = kind {
+                return Err(ContextError::CopiesCredential {
+                    dockerfile: display_name,
+                    line: source.line,
+                    instruction: source.instruction,
+                    source_path: source.source,
+                    kind,
+                    dest: source.dest,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A credential among the files a `COPY` source names directly (a path, or a glob in its
+    /// last component). Directories are not searched: the walk leaves credentials out of them.
+    fn matching_credential(&self, source: &str) -> Option<CredentialKind> {
+        let (parent, last) = match source.rsplit_once('/') {
+            Some((parent, last)) => (parent, last),
+            None => ("", source),
+        };
+        let parent_dir = self.dir.join(parent);
+        let candidates: Vec<PathBuf> = if last.contains(['*', '?', '[']) {
+            // The last component alone, so Docker's glob syntax applies to one name.
+            let patterns = ignore::parse_ignore_file(last.as_bytes(), Path::new("COPY")).ok()?;
+            let pattern = Matcher::new(patterns).ok()?;
+            std::fs::read_dir(&parent_dir)
+                .ok()?
+                .filter_map(Result::ok)
+                .filter(|e| pattern.is_excluded(e.file_name().as_bytes()))
+                .map(|e| e.path())
+                .collect()
+        } else {
+            vec![parent_dir.join(last)]
+        };
+        candidates.into_iter().find_map(|path| {
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            if !meta.is_file() {
+                return None;
+            }
+            let rel = path.strip_prefix(&self.dir).ok()?;
+            let rel = rel.as_os_str().as_bytes();
+            if self.allowed.contains(rel) {
+                return None;
+            }
+            classify_file(rel, &path, meta.len())
+        })
+    }
+}
+
+/// The guard's verdict on a regular file: by name, then by content where the name asks.
+pub fn classify_file(rel: &[u8], path: &Path, len: u64) -> Option<CredentialKind> {
+    match guard::classify_name(rel) {
+        NameVerdict::Clean => None,
+        NameVerdict::Credential(kind) => Some(kind),
+        NameVerdict::CheckContent(kind) => {
+            if len > CONTENT_PEEK {
+                return None;
+            }
+            let head = std::fs::read(path).ok()?;
+            guard::content_is_credential(kind, &head).then_some(kind)
+        }
+    }
+}
+
+/// `./a/../b/` -> `b`, as docker cleans COPY sources.
+fn clean_source(source: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in source.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    // Lexical clean, like Go's filepath.Abs: no symlink resolution.
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_cleaned_like_docker() {
+        assert_eq!(clean_source("./.netrc"), ".netrc");
+        assert_eq!(clean_source("/a/../b/"), "b");
+        assert_eq!(clean_source("."), "");
+    }
+
+    #[test]
+    fn absolute_is_lexical() {
+        assert_eq!(
+            absolute(Path::new("/w/p"), Path::new("../x/./Dockerfile")),
+            PathBuf::from("/w/x/Dockerfile")
+        );
+        assert_eq!(
+            absolute(Path::new("/w"), Path::new("/abs")),
+            PathBuf::from("/abs")
+        );
+    }
+}
