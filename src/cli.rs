@@ -43,7 +43,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile with BuildKit, serving index credentials as secrets
-    Build(StubArgs),
+    Build(BuildArgs),
     /// Push images already in the engine to their registries
     Push(StubArgs),
     /// Scan a local image for credentials it must not carry
@@ -59,6 +59,93 @@ pub enum Command {
 pub struct StubArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
+}
+
+/// `shipimg build`: flags named as `docker buildx build` names them.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The build context directory
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: std::path::PathBuf,
+
+    /// The Dockerfile (default: `PATH/Dockerfile`)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+
+    /// Name and optionally a tag (`name:tag`); repeatable
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    pub tags: Vec<String>,
+
+    /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment)
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_args: Vec<String>,
+
+    /// Set the target build stage
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// Set an image label (`KEY=VALUE`); repeatable
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+
+    /// Networking mode for RUN steps
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkMode>,
+
+    /// Do not use the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Always attempt to pull newer base images
+    #[arg(long)]
+    pub pull: bool,
+
+    /// Target platform, e.g. `linux/amd64` (one)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// A secret for `RUN --mount=type=secret`: `id=ID[,src=PATH|,env=VAR]`; repeatable
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+
+    /// The package-index netrc, served to the build as secret `netrc`
+    #[arg(long, value_name = "PATH")]
+    pub netrc: Option<std::path::PathBuf>,
+
+    /// Send this credential-looking file in the context anyway; repeatable
+    #[arg(long = "allow-context-file", value_name = "PATH")]
+    pub allow_context_file: Vec<std::path::PathBuf>,
+
+    /// Write the image id to FILE
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<std::path::PathBuf>,
+
+    /// Write build result metadata (JSON) to FILE
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<std::path::PathBuf>,
+
+    /// Progress output: `auto` (tty on a terminal, else plain), `tty`, `plain`, `json`
+    /// (events on stdout), `quiet` (only the image id on stdout)
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "TYPE")]
+    pub progress: ProgressArg,
+}
+
+/// `--network` values the engine accepts for BuildKit builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkMode {
+    Default,
+    Host,
+    None,
+}
+
+/// `--progress` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    Tty,
+    Plain,
+    Json,
+    Quiet,
 }
 
 /// `shipimg context`

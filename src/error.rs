@@ -78,6 +78,13 @@ impl CliError {
         self
     }
 
+    /// Rewrites the headline and the hint, e.g. to mask secrets they may quote.
+    pub fn map_text(mut self, f: impl Fn(&str) -> String) -> Self {
+        self.message = f(&self.message);
+        self.hint = self.hint.as_deref().map(&f);
+        self
+    }
+
     /// The headline.
     pub fn message(&self) -> &str {
         &self.message

@@ -8,21 +8,26 @@
 //!                                         │
 //!                                   commands/*.rs  (thin orchestration, one file per subcommand)
 //!                                         │
-//!        ┌────────────────┬───────────────┴───────────┬──────────────────┐
-//!   context/              engine/                     printer.rs          error.rs
-//!   .dockerignore,        finding and talking to      owns stdout and     exit codes and
-//!   the context tar       the Docker Engine           stderr              error rendering
+//!   ┌──────────────┬──────────────┬───────┴──────┬──────────────┬─────────────┬───────────┐
+//! context/       credentials/   engine/        session/       progress/     printer.rs
+//! .dockerignore, secrets read    finding the    the BuildKit   build status  stdout and
+//! the guard,     into secrecy    engine, /build session: gRPC  rendered and  stderr;
+//! the tar        values          and cancel     we serve       masked        error.rs
 //! ```
 //!
-//! Domain modules (`context`, `engine`) never see clap types and never print: they return
-//! values and errors, and the command decides what the user sees through the [`printer`].
+//! Domain modules never see clap types and never print: they return values and errors, and the
+//! command decides what the user sees through the [`printer`] and the [`progress`] reporter.
+//! docs/architecture.md walks a build through these modules.
 
 pub mod cli;
 pub mod commands;
 pub mod context;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod printer;
+pub mod progress;
+pub mod session;
 pub mod settings;
 
 use crate::cli::Cli;

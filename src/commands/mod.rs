@@ -1,6 +1,7 @@
 //! One file per subcommand. A command takes resolved settings and the printer, calls the domain
 //! modules, and returns an exit status; it holds no domain logic of its own.
 
+mod build;
 mod context;
 mod doctor;
 
@@ -17,7 +18,7 @@ pub async fn dispatch(
 ) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Doctor(args) => doctor::run(&args, global, printer).await,
-        Command::Build(_) => not_implemented("build"),
+        Command::Build(args) => build::run(&args, global, printer).await,
         Command::Push(_) => not_implemented("push"),
         Command::Scan(_) => not_implemented("scan"),
         Command::Context(args) => context::run(&args, printer).await,

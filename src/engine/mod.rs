@@ -1,6 +1,7 @@
 //! Talking to the Docker Engine: finding it ([`endpoint`]), connecting, and asking it what it is.
 //! bollard does what it does well (typed endpoints); [`transport`] carries what it cannot.
 
+pub mod build;
 pub mod endpoint;
 pub mod transport;
 
@@ -67,6 +68,10 @@ impl From<EngineError> for CliError {
 pub struct Engine {
     endpoint: Endpoint,
     docker: Docker,
+    /// `Api-Version` from `/_ping`.
+    api_version: String,
+    /// `OSType` from `/_ping`.
+    os_type: String,
 }
 
 /// What the engine says about itself, as `doctor` reports it.
@@ -129,7 +134,42 @@ impl Engine {
             what: "connect".into(),
             source,
         })?;
-        Ok(Self { endpoint, docker })
+        let header = |name: &str| {
+            ping.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(Self {
+            api_version: header("api-version"),
+            os_type: header("ostype"),
+            endpoint,
+            docker,
+        })
+    }
+
+    /// Checks the engine can run BuildKit builds through the API: Linux, API 1.39 or newer.
+    pub fn require_buildkit(&self) -> Result<(), CliError> {
+        let address = self.endpoint.address.to_string();
+        match parse_api_version(&self.api_version) {
+            Some(version) if version >= MIN_API_VERSION => {}
+            _ => {
+                return Err(CliError::user(format!(
+                    "the engine at {address} speaks API {}, too old for BuildKit builds (1.39 or newer needed)",
+                    self.api_version
+                ))
+                .with_hint("upgrade Docker Engine to 18.09 or newer"));
+            }
+        }
+        if !self.os_type.is_empty() && self.os_type != "linux" {
+            return Err(CliError::user(format!(
+                "the engine at {address} runs {}: BuildKit builds through the API need a Linux engine",
+                self.os_type
+            ))
+            .with_hint("point DOCKER_HOST at a Linux Docker Engine"));
+        }
+        Ok(())
     }
 
     /// The endpoint in use.

@@ -194,6 +194,69 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// Where `needle` appears in an image exported through the engine API (`docker save`): in any
+/// file of any layer, in the image config (env, labels, history) or the manifest. Each hit is
+/// described as `layer <id>: <path>` or `<file in the save archive>`.
+pub fn image_mentions(sandbox: &Sandbox, image: &str, needle: &[u8]) -> Vec<String> {
+    use std::io::Read;
+    let out = sandbox
+        .docker()
+        .args(["save", image])
+        .output()
+        .expect("docker save");
+    assert!(
+        out.status.success(),
+        "docker save {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut hits = Vec::new();
+    let mut outer = tar::Archive::new(&out.stdout[..]);
+    for entry in outer.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name.ends_with("layer.tar") {
+            let mut layer = tar::Archive::new(&data[..]);
+            for file in layer.entries().unwrap() {
+                let mut file = file.unwrap();
+                let path = String::from_utf8_lossy(&file.path_bytes()).into_owned();
+                let mut content = Vec::new();
+                file.read_to_end(&mut content).unwrap();
+                if contains(&content, needle) || contains(path.as_bytes(), needle) {
+                    hits.push(format!("layer {name}: {path}"));
+                }
+            }
+        } else if contains(&data, needle) {
+            hits.push(name);
+        }
+    }
+    hits
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every path under `/ctx` in an image, relative, as `find` lists it.
+pub fn image_paths_under_ctx(sandbox: &Sandbox, image: &str) -> std::collections::BTreeSet<String> {
+    let out = Outcome::of(sandbox.docker().args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        image,
+        "find",
+        "/ctx",
+    ]))
+    .success();
+    out.stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("/ctx/"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

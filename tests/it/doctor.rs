@@ -144,7 +144,7 @@ fn doctor_rejects_a_malformed_docker_host() {
 #[test]
 fn commands_from_later_issues_refuse_plainly() {
     let home = tempfile::tempdir().unwrap();
-    for name in ["build", "push", "scan"] {
+    for name in ["push", "scan"] {
         let out = Outcome::of(shipimg(home.path()).arg(name)).code(2);
         assert_eq!(
             out.stderr.trim_end(),

@@ -2,6 +2,7 @@
 //! Engine with BuildKit, a registry and a private package index. One binary, one module per
 //! area, as uv and cargo lay theirs out.
 
+mod build;
 mod common;
 mod context;
 mod doctor;

@@ -1,0 +1,126 @@
+//! Credentials: where secrets come from, read once into `secrecy` types and never shown.
+//!
+//! - [`secret_spec`]: `--secret id=ID[,src=PATH|,env=VAR]`, buildx's syntax.
+//! - The index netrc (`--netrc`) is read here too and served to the build as secret `netrc`.
+
+pub mod secret_spec;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use secrecy::SecretSlice;
+
+use crate::session::MAX_SECRET_BYTES;
+
+/// A secret read for one build: its id, where it came from (never its value), its bytes.
+pub struct LoadedSecret {
+    /// The id `RUN --mount=type=secret,id=...` names.
+    pub id: String,
+    /// Where it came from, for messages: a file path or a variable name.
+    pub source: String,
+    /// The value.
+    pub value: Arc<SecretSlice<u8>>,
+}
+
+impl std::fmt::Debug for LoadedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedSecret")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("value", &"****")
+            .finish()
+    }
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The file could not be read.
+    #[error("cannot read secret `{id}` from `{path}`: {source}")]
+    File {
+        id: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The variable is not set.
+    #[error("secret `{id}`: environment variable `{var}` is not set")]
+    EnvUnset { id: String, var: String },
+    /// Too big for BuildKit.
+    #[error(
+        "secret `{id}` from {source_name} is {size} bytes; BuildKit takes at most {MAX_SECRET_BYTES}"
+    )]
+    TooLarge {
+        id: String,
+        source_name: String,
+        size: usize,
+    },
+}
+
+/// Reads a secret file into memory.
+pub fn read_secret_file(id: &str, path: &Path) -> Result<LoadedSecret, SecretError> {
+    let bytes = std::fs::read(path).map_err(|source| SecretError::File {
+        id: id.to_owned(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    loaded(id, format!("file `{}`", path.display()), bytes)
+}
+
+/// Reads a secret from an environment variable.
+pub fn read_secret_env(id: &str, var: &str) -> Result<LoadedSecret, SecretError> {
+    use std::os::unix::ffi::OsStringExt;
+    let value = std::env::var_os(var).ok_or_else(|| SecretError::EnvUnset {
+        id: id.to_owned(),
+        var: var.to_owned(),
+    })?;
+    loaded(id, format!("variable `{var}`"), value.into_vec())
+}
+
+fn loaded(id: &str, source: String, bytes: Vec<u8>) -> Result<LoadedSecret, SecretError> {
+    if bytes.len() > MAX_SECRET_BYTES {
+        return Err(SecretError::TooLarge {
+            id: id.to_owned(),
+            source_name: source,
+            size: bytes.len(),
+        });
+    }
+    Ok(LoadedSecret {
+        id: id.to_owned(),
+        source,
+        value: Arc::new(SecretSlice::from(bytes)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "canary-value").unwrap();
+        let secret = read_secret_file("tok", &path).unwrap();
+        assert_eq!(secret.value.expose_secret(), b"canary-value");
+        let debug = format!("{secret:?}");
+        assert!(!debug.contains("canary"), "{debug}");
+        assert!(debug.contains("****"));
+    }
+
+    #[test]
+    fn missing_file_names_id_and_path() {
+        let err = read_secret_file("netrc", Path::new("/nonexistent/netrc")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read secret `netrc` from `/nonexistent/netrc`: ")
+        );
+    }
+
+    #[test]
+    fn oversized_secret_is_refused() {
+        let err = loaded("big", "file `x`".into(), vec![0; MAX_SECRET_BYTES + 1]).unwrap_err();
+        assert!(matches!(err, SecretError::TooLarge { .. }));
+    }
+}

@@ -1,0 +1,232 @@
+//! The BuildKit session: the engine calls back into shipimg during a build, for secrets and
+//! registry credentials.
+//!
+//! `POST /session` is upgraded to h2c and the roles reverse: the engine is the gRPC client and
+//! we serve, over that one connection, `grpc.health.v1.Health` (without it the engine drops the
+//! session within a second), `moby.buildkit.secrets.v1.Secrets` from an in-memory store, and
+//! `moby.filesync.v1.Auth` for private base images. One session serves one build and closes when
+//! the [`Session`] is closed or dropped, whatever happened to the build.
+
+mod services;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::Request;
+use hyper_util::rt::TokioExecutor;
+use secrecy::SecretSlice;
+use tokio::task::JoinHandle;
+
+use crate::engine::endpoint::Address;
+use crate::engine::transport;
+
+pub use services::RegistryCredential;
+
+/// BuildKit refuses secrets larger than this (the docker CLI's limit).
+pub const MAX_SECRET_BYTES: usize = 500 * 1024;
+
+/// What one build's session serves: secrets by id, and registry credentials by host.
+#[derive(Default, Clone)]
+pub struct SessionStore {
+    /// Secret values by id (`netrc`, and each `--secret id=...`).
+    pub secrets: HashMap<String, Arc<SecretSlice<u8>>>,
+    /// Registry credentials by bare host (`europe-west4-docker.pkg.dev`, `127.0.0.1:5555`).
+    pub registries: HashMap<String, RegistryCredential>,
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("registries", &self.registries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The gRPC methods we serve, announced to the engine one header line each.
+const METHODS: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+    "/moby.filesync.v1.Auth/Credentials",
+    "/moby.filesync.v1.Auth/FetchToken",
+    "/moby.filesync.v1.Auth/GetTokenAuthority",
+    "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+];
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The connection failed.
+    #[error("cannot open a BuildKit session on the engine at {address}: {source}")]
+    Connect {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine refused the upgrade.
+    #[error("the engine at {address} refused a BuildKit session: HTTP {status}: {message}")]
+    Refused {
+        address: String,
+        status: u16,
+        message: String,
+    },
+}
+
+/// An open session. Close it after the build, success or failure; dropping it closes it too.
+pub struct Session {
+    id: String,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+impl Session {
+    /// Opens a session on the engine and starts serving `store` on it. Returns once the engine
+    /// has accepted it (the engine waits only ~5 s for a session a build names).
+    pub async fn start(address: &Address, store: SessionStore) -> Result<Self, SessionError> {
+        // A fresh id each time: the engine remembers closed ids for a while.
+        let id = random_id();
+        let mut request = Request::post("/session")
+            .header(hyper::header::HOST, "docker")
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "h2c")
+            .header("X-Docker-Expose-Session-Uuid", &id)
+            .header("X-Docker-Expose-Session-Name", "shipimg")
+            .header("X-Docker-Expose-Session-Sharedkey", &id);
+        for method in METHODS {
+            request = request.header("X-Docker-Expose-Session-Grpc-Method", *method);
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .expect("static session request is valid");
+        let response =
+            transport::send(address, request)
+                .await
+                .map_err(|source| SessionError::Connect {
+                    address: address.to_string(),
+                    source,
+                })?;
+        if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            let status = response.status().as_u16();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(SessionError::Refused {
+                address: address.to_string(),
+                status,
+                message: engine_message(&body),
+            });
+        }
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .map_err(|err| SessionError::Connect {
+                address: address.to_string(),
+                source: std::io::Error::other(err),
+            })?;
+
+        let routes = services::routes(store);
+        let service = hyper_util::service::TowerToHyperService::new(routes);
+        let session_id = id.clone();
+        let task = tokio::spawn(async move {
+            let result = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(upgraded, service)
+                .await;
+            match result {
+                Ok(()) => tracing::debug!(session = %session_id, "session closed by the engine"),
+                Err(err) => tracing::debug!(session = %session_id, "session ended: {err}"),
+            }
+        });
+        tracing::debug!(session = %id, "session open");
+        Ok(Self { id, task })
+    }
+
+    /// The session id to name in `/build?session=`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Closes the session: the engine sees the connection end.
+    pub fn close(self) {
+        // Drop does the work.
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `message` of an engine JSON error body, or the body itself.
+pub fn engine_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    match serde_json::from_slice::<Message>(body) {
+        Ok(m) => m.message,
+        Err(_) => String::from_utf8_lossy(body).trim().to_owned(),
+    }
+}
+
+/// 25 random base-36 characters, as the docker CLI's session ids look.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom_fill(&mut bytes);
+    let mut n = u128::from_le_bytes(bytes);
+    let mut out = String::with_capacity(25);
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    for _ in 0..25 {
+        out.push(ALPHABET[(n % 36) as usize] as char);
+        n /= 36;
+    }
+    out
+}
+
+fn getrandom_fill(bytes: &mut [u8]) {
+    use std::io::Read;
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(bytes))
+        .is_err()
+    {
+        // Unique enough for an id if /dev/urandom is missing: time and pid.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+            ^ u128::from(std::process::id()) << 64;
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> ((i % 16) * 8)) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_fresh_and_well_formed() {
+        let a = random_id();
+        let b = random_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 25);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn engine_errors_are_unwrapped() {
+        assert_eq!(
+            engine_message(br#"{"message":"session x already exists"}"#),
+            "session x already exists"
+        );
+        assert_eq!(engine_message(b"plain text\n"), "plain text");
+    }
+}
