@@ -43,7 +43,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile with BuildKit, serving index credentials as secrets
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Push images already in the engine to their registries
     Push(StubArgs),
     /// Scan a local image for credentials it must not carry
@@ -108,9 +108,15 @@ pub struct BuildArgs {
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
 
-    /// The package-index netrc, served to the build as secret `netrc`
+    /// The package-index netrc, served to the build as secret `netrc` (else `SHIPIMG_NETRC`,
+    /// `SHIPIMG_INDEX_USERNAME`/`SHIPIMG_INDEX_PASSWORD`, `$NETRC`, `~/.netrc`)
     #[arg(long, value_name = "PATH")]
     pub netrc: Option<std::path::PathBuf>,
+
+    /// A package index the build uses: only its netrc entry is served, and it is checked before
+    /// the build; repeatable
+    #[arg(long = "index-url", value_name = "URL")]
+    pub index_urls: Vec<String>,
 
     /// Send this credential-looking file in the context anyway; repeatable
     #[arg(long = "allow-context-file", value_name = "PATH")]

@@ -27,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod printer;
 pub mod progress;
+pub mod redact;
 pub mod session;
 pub mod settings;
 

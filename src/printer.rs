@@ -32,6 +32,7 @@ impl Printer {
 
     /// A line of machine output on stdout (always printed, even under `-q`).
     pub fn stdout_line(&self, line: &str) {
+        let line = crate::redact::redact(line);
         let mut out = anstream::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -42,6 +43,7 @@ impl Printer {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
+        let message = crate::redact::redact(message);
         let mut err = anstream::stderr().lock();
         let _ = writeln!(err, "{LABEL}{label:>12}{LABEL:#} {message}");
     }
@@ -51,12 +53,14 @@ impl Printer {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
+        let message = crate::redact::redact(message);
         let mut err = anstream::stderr().lock();
         let _ = writeln!(err, "{message}");
     }
 
     /// A warning the user must act on. Printed even under `-q`.
     pub fn warn(&self, message: &str) {
+        let message = crate::redact::redact(message);
         let mut err = anstream::stderr().lock();
         let _ = writeln!(err, "{WARN}warning{WARN:#}: {message}");
     }
@@ -64,8 +68,10 @@ impl Printer {
     /// An error and its hint. Printed even under `-q`.
     pub fn error(&self, error: &CliError) {
         let mut err = anstream::stderr().lock();
-        let _ = writeln!(err, "{ERROR}error{ERROR:#}: {}", error.message());
+        let message = crate::redact::redact(error.message());
+        let _ = writeln!(err, "{ERROR}error{ERROR:#}: {message}");
         if let Some(hint) = error.hint() {
+            let hint = crate::redact::redact(hint);
             let _ = writeln!(err, "  {HINT}hint{HINT:#}: {hint}");
         }
     }

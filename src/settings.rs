@@ -65,7 +65,7 @@ impl GlobalSettings {
         let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(crate::redact::log_writer)
             .with_ansi(ansi)
             .with_target(true)
             .try_init();
@@ -113,6 +113,8 @@ pub struct BuildSettings {
     pub secrets: Vec<SecretSpec>,
     /// `--netrc`.
     pub netrc: Option<PathBuf>,
+    /// `--index-url`.
+    pub index_urls: Vec<String>,
     /// `--iidfile`.
     pub iidfile: Option<PathBuf>,
     /// `--metadata-file`.
@@ -197,6 +199,7 @@ impl BuildSettings {
             platform: args.platform.clone(),
             secrets,
             netrc: args.netrc.clone(),
+            index_urls: args.index_urls.clone(),
             iidfile: args.iidfile.clone(),
             metadata_file: args.metadata_file.clone(),
             progress,

@@ -6,12 +6,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::cli::BuildArgs;
-use crate::context::dockerfile::secret_mounts;
+use crate::context::dockerfile::{base_image_hosts, registry_host, secret_mounts};
 use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
+use crate::credentials::index::{
+    IndexCredentials, IndexEnv, IndexOptions, Preflight, add_google_tokens, preflight,
+    resolve_index_credentials,
+};
+use crate::credentials::registry::{ResolvedLogin, login_for_host};
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
 use crate::engine::Engine;
@@ -19,8 +25,8 @@ use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, 
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
-use crate::progress::{self, Outcome, ProgressMode, Redactor, Reporter, Sinks, Terminal};
-use crate::session::{Session, SessionStore};
+use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
+use crate::session::{RegistryCredential, Session, SessionStore};
 use crate::settings::{BuildSettings, GlobalSettings, ProgressSetting};
 
 /// Context bytes per request-body chunk.
@@ -44,15 +50,44 @@ pub async fn run(
             SecretSource::Env(var) => read_secret_env(&spec.id, var),
         }
         .map_err(secret_error)?;
+        crate::redact::register_bytes(&loaded.value);
         secrets.push(loaded);
     }
-    if let Some(path) = &settings.netrc {
-        secrets.push(read_secret_file("netrc", path).map_err(secret_error)?);
-    }
-
+    let index_options = IndexOptions {
+        netrc_flag: settings.netrc.clone(),
+        index_urls: settings.index_urls.clone(),
+    };
+    let var = |name: &str| std::env::var(name).ok();
+    let index_env = IndexEnv {
+        var: &var,
+        home: std::env::home_dir(),
+    };
+    let index = resolve_index_credentials(&index_options, &index_env)?;
+    let index = add_google_tokens(index, &settings.index_urls).await?;
     let cwd = std::env::current_dir()?;
     let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
-    check_secret_mounts(&plan, &secrets, printer)?;
+    let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
+    let plan_dockerfile = plan.dockerfile.clone();
+
+    if let Some(index) = &index {
+        describe_index_credentials(index, &settings.index_urls, printer);
+        if netrc_mounted {
+            let text = index.netrc.to_secret_text();
+            let value = secrecy::SecretSlice::from(text.expose_secret().as_bytes().to_vec());
+            secrets.push(LoadedSecret {
+                id: "netrc".into(),
+                source: index.source.clone(),
+                value: Arc::new(value),
+            });
+        }
+    }
+    for url in &settings.index_urls {
+        if let Preflight::Unreachable(why) = preflight(url, index.as_ref()).await? {
+            printer.warn(&format!(
+                "could not check the package index `{url}` from here ({why}); the build's network may still reach it"
+            ));
+        }
+    }
 
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
@@ -62,17 +97,36 @@ pub async fn run(
     for secret in &secrets {
         tracing::debug!(id = %secret.id, source = %secret.source, "secret for the build");
     }
-    let mut redactor = Redactor::builder();
+    let redactor = crate::redact::current();
+    // Errors the engine sends back can quote a secret too (a URL with a password).
+    let error_redactor = redactor.clone();
     let mut store = SessionStore::default();
     for secret in &secrets {
-        redactor.bytes(&secret.value);
         store
             .secrets
             .insert(secret.id.clone(), Arc::clone(&secret.value));
     }
-    let redactor = redactor.build();
-    // Errors the engine sends back can quote a secret too (a URL with a password).
-    let error_redactor = redactor.clone();
+    // Logins for the registries the base images come from, fetched now, right before the
+    // pulls; the engine asks for them over the session when a registry wants one.
+    for (host, login) in base_image_logins(&plan_dockerfile, &settings.tags, &var).await? {
+        printer.status(
+            "Credentials",
+            &format!("registry {host} from {} (base images)", login.source),
+        );
+        let credential = RegistryCredential {
+            // BuildKit's auth answer carries an identity token with no user name, as the
+            // docker CLI's does.
+            username: if login.identity_token {
+                String::new()
+            } else {
+                login.username
+            },
+            secret: login.secret,
+        };
+        for alias in registry_aliases(&host) {
+            store.registries.insert(alias, credential.clone());
+        }
+    }
     let session = Session::start(&address, store)
         .await
         .map_err(|err| CliError::user(err.to_string()))?;
@@ -213,13 +267,18 @@ fn secret_error(err: SecretError) -> CliError {
     CliError::user(err.to_string()).with_hint(hint)
 }
 
-/// A step that mounts the netrc when none was given fails now, before the build, rather than
-/// as pip's "no matching distribution" minutes later; a netrc nobody mounts is worth a warning.
+/// Where shipimg looks for the index netrc, for the error when it finds none.
+const NETRC_SOURCES: &str =
+    "--netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc";
+
+/// A step that mounts the netrc when none was found fails now, before the build, rather than as
+/// pip's "no matching distribution" minutes later; a netrc nobody mounts is worth a warning.
+/// Returns whether a step mounts it.
 fn check_secret_mounts(
     plan: &ContextPlan,
-    secrets: &[LoadedSecret],
+    have_netrc: bool,
     printer: &Printer,
-) -> Result<(), CliError> {
+) -> Result<bool, CliError> {
     let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
         CliError::user(format!(
             "failed to read Dockerfile `{}`: {err}",
@@ -233,26 +292,89 @@ fn check_secret_mounts(
             err.message
         ))
     })?;
-    let has_netrc = secrets.iter().any(|s| s.id == "netrc");
     let name = plan
         .dockerfile
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    if let Some(mount) = mounts.iter().find(|m| m.id == "netrc") {
-        if !has_netrc {
-            return Err(CliError::user(format!(
-                "{name}:{}: a step mounts secret `netrc`, but no netrc was given (looked at: --netrc)",
-                mount.line
-            ))
-            .with_hint("pass `--netrc PATH`, a netrc with the package index's machine, login and password"));
+    match mounts.iter().find(|m| m.id == "netrc") {
+        Some(mount) if !have_netrc => Err(CliError::user(format!(
+            "{name}:{}: a step mounts secret `netrc`, but no netrc was found (looked at: {NETRC_SOURCES})",
+            mount.line
+        ))
+        .with_hint("pass `--netrc PATH`, a netrc with the package index's machine, login and password")),
+        Some(_) => Ok(true),
+        None => {
+            if have_netrc {
+                printer.warn(&format!(
+                    "a netrc was found but no step of {name} mounts it, so the build does not get it: add `--mount=type=secret,id=netrc,target=/root/.netrc` to the RUN that installs packages"
+                ));
+            }
+            Ok(false)
         }
-    } else if has_netrc {
-        printer.warn(&format!(
-            "a netrc was given but no step of {name} mounts it: add `--mount=type=secret,id=netrc,target=/root/.netrc` to the RUN that installs packages"
+    }
+}
+
+/// The logins for the registries of the Dockerfile's base images that have one.
+async fn base_image_logins(
+    dockerfile: &std::path::Path,
+    tags: &[String],
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, ResolvedLogin)>, CliError> {
+    let text = std::fs::read_to_string(dockerfile).map_err(|err| {
+        CliError::user(format!(
+            "failed to read Dockerfile `{}`: {err}",
+            dockerfile.display()
+        ))
+    })?;
+    let hosts = base_image_hosts(&text).map_err(|err| {
+        CliError::user(format!(
+            "cannot parse Dockerfile `{}`: {}",
+            dockerfile.display(),
+            err.message
+        ))
+    })?;
+    let push_hosts: Vec<String> = tags.iter().map(|t| registry_host(t)).collect();
+    let mut logins = Vec::new();
+    for host in hosts {
+        let push_target = push_hosts.contains(&host);
+        if let Some(login) = login_for_host(&host, push_target, var).await? {
+            logins.push((host, login));
+        }
+    }
+    Ok(logins)
+}
+
+/// The names the engine may ask credentials for, for one registry.
+fn registry_aliases(host: &str) -> Vec<String> {
+    match host {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => vec![
+            "docker.io".into(),
+            "index.docker.io".into(),
+            "registry-1.docker.io".into(),
+        ],
+        other => vec![other.to_owned()],
+    }
+}
+
+/// Says where the index credentials came from, never what they are.
+fn describe_index_credentials(index: &IndexCredentials, index_urls: &[String], printer: &Printer) {
+    let hosts: Vec<String> = index
+        .netrc
+        .entries()
+        .iter()
+        .map(|e| e.machine.clone().unwrap_or_else(|| "default".into()))
+        .collect();
+    printer.status(
+        "Credentials",
+        &format!("index netrc from {} ({})", index.source, hosts.join(", ")),
+    );
+    if index_urls.is_empty() && index.machines_before > 1 {
+        printer.info(&format!(
+            "note: the whole netrc ({} entries) is served to the build; pass `--index-url URL` to serve only the index's entry",
+            index.machines_before
         ));
     }
-    Ok(())
 }
 
 fn build_error(err: BuildError, failed: Option<progress::FailedStep>) -> CliError {

@@ -44,6 +44,7 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
         match output {
             None => archive::summarize(&plan, &mut warn),
             Some(Output::Stdout) => {
+                grow_stdout_pipe();
                 let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
                 archive::write_tar(&plan, out, &mut warn)
             }
@@ -87,6 +88,19 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
     }
     let _ = std::io::stdout().flush();
     Ok(ExitStatus::Success)
+}
+
+/// A 64 KiB pipe makes the writer sleep every 64 KiB while the reader catches up, which costs
+/// most under load; a 1 MiB pipe (the default limit for unprivileged processes) lets whole
+/// buffers through. Best effort: stdout may not be a pipe, or the limit may be lower.
+fn grow_stdout_pipe() {
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdout().as_raw_fd();
+    // SAFETY: fcntl on our own stdout descriptor with an integer argument; it changes only
+    // the pipe's capacity and fails harmlessly when fd is not a pipe.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
+    }
 }
 
 pub(crate) fn context_error(err: ContextError) -> anyhow::Error {

@@ -71,6 +71,44 @@ pub fn context_sources(text: &str) -> Result<Vec<ContextSource>, DockerfileError
     Ok(out)
 }
 
+/// The registry hosts of the images `FROM` names (not earlier stages, not `scratch`, not
+/// references built from `ARG`s), for the credentials the engine may ask for while pulling.
+pub fn base_image_hosts(text: &str) -> Result<Vec<String>, DockerfileError> {
+    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+        message: err.to_string(),
+    })?;
+    let mut stages: Vec<String> = Vec::new();
+    let mut hosts: Vec<String> = Vec::new();
+    for instruction in &dockerfile.instructions {
+        let parse_dockerfile::Instruction::From(from) = instruction else {
+            continue;
+        };
+        let image = from.image.value.as_ref();
+        let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(image));
+        if !is_stage && image != "scratch" && !image.contains('$') {
+            let host = registry_host(image);
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        if let Some((_, name)) = &from.as_ {
+            stages.push(name.value.to_string());
+        }
+    }
+    Ok(hosts)
+}
+
+/// The registry host of an image reference, as docker reads it: the first component when it
+/// has a `.` or `:` or is `localhost`, else Docker Hub.
+pub fn registry_host(reference: &str) -> String {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
+            first.to_ascii_lowercase()
+        }
+        _ => "docker.io".to_owned(),
+    }
+}
+
 /// A `RUN --mount=type=secret,...` in the Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretMount {
@@ -182,6 +220,22 @@ mod tests {
         assert_eq!(
             sources[1].instruction,
             "COPY --chown=1000 src pyproject.toml ./"
+        );
+    }
+
+    #[test]
+    fn base_image_hosts_skip_stages_scratch_and_args() {
+        let text = "ARG BASE=x\nFROM europe-west4-docker.pkg.dev/p/r/python:3.11 AS build\n\
+                    FROM build AS test\nFROM $BASE\nFROM scratch\nFROM python:3.11-slim\n\
+                    FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n";
+        assert_eq!(
+            base_image_hosts(text).unwrap(),
+            [
+                "europe-west4-docker.pkg.dev",
+                "docker.io",
+                "127.0.0.1:5555",
+                "localhost"
+            ]
         );
     }
 

@@ -136,14 +136,14 @@ impl Walker<'_, '_> {
                 continue;
             }
             if file_type.is_file() {
-                if !self.plan.allowed.contains(&child_rel) {
-                    if let Some(kind) = classify_file(&child_rel, &child_abs, meta.len()) {
-                        (self.notice)(Notice::CredentialLeftOut {
-                            path: String::from_utf8_lossy(&child_rel).into_owned(),
-                            kind,
-                        });
-                        continue;
-                    }
+                if !self.plan.allowed.contains(&child_rel)
+                    && let Some(kind) = classify_file(&child_rel, &child_abs, meta.len())
+                {
+                    (self.notice)(Notice::CredentialLeftOut {
+                        path: String::from_utf8_lossy(&child_rel).into_owned(),
+                        kind,
+                    });
+                    continue;
                 }
                 if meta.nlink() > 1 {
                     let key = (meta.dev(), meta.ino());

@@ -3,6 +3,11 @@
 //! - [`secret_spec`]: `--secret id=ID[,src=PATH|,env=VAR]`, buildx's syntax.
 //! - The index netrc (`--netrc`) is read here too and served to the build as secret `netrc`.
 
+pub mod docker_config;
+pub mod google;
+pub mod index;
+pub mod netrc;
+pub mod registry;
 pub mod secret_spec;
 
 use std::path::{Path, PathBuf};

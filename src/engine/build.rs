@@ -15,6 +15,7 @@ use hyper::body::Frame;
 use prost::Message as _;
 
 use super::endpoint::Address;
+use super::stream::LineDecoder;
 use super::transport;
 
 /// The build parameters, as `/build` takes them.
@@ -177,19 +178,23 @@ where
     let mut decoder = LineDecoder::default();
     let mut image_id = None;
     let mut failure = None;
+    let mut handle = |line: &[u8]| match decode_line(line) {
+        Decoded::Message(message) => on_message(message),
+        Decoded::ImageId(id) => image_id = Some(id),
+        Decoded::Error(message) => failure = Some(message),
+        Decoded::Skip => {}
+    };
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| connection(std::io::Error::other(err)))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         for line in decoder.push(&data) {
-            match decode_line(&line) {
-                Decoded::Message(message) => on_message(message),
-                Decoded::ImageId(id) => image_id = Some(id),
-                Decoded::Error(message) => failure = Some(message),
-                Decoded::Skip => {}
-            }
+            handle(&line);
         }
+    }
+    if let Some(line) = decoder.finish() {
+        handle(&line);
     }
     if let Some(message) = failure {
         return Err(BuildError::Failed { message });
@@ -206,27 +211,6 @@ pub async fn cancel_build(address: &Address, build_id: &str) -> std::io::Result<
     let response = transport::send(address, request).await?;
     let _ = response.into_body().collect().await;
     Ok(())
-}
-
-/// Splits a byte stream into lines.
-#[derive(Default)]
-struct LineDecoder {
-    pending: Vec<u8>,
-}
-
-impl LineDecoder {
-    fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
-        self.pending.extend_from_slice(data);
-        let mut lines = Vec::new();
-        while let Some(newline) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=newline).collect();
-            let line = line.trim_ascii();
-            if !line.is_empty() {
-                lines.push(line.to_vec());
-            }
-        }
-        lines
-    }
 }
 
 enum Decoded {
@@ -316,16 +300,6 @@ mod tests {
              &t=a%2Fb%3A1&t=c&target=build&buildargs=%7B%22K%22%3A%22v%201%262%22%7D\
              &labels=%7B%22l%22%3A%22x%22%7D&networkmode=host&nocache=1&pull=1\
              &platform=linux%2Famd64"
-        );
-    }
-
-    #[test]
-    fn lines_split_across_chunks() {
-        let mut decoder = LineDecoder::default();
-        assert!(decoder.push(b"{\"stream\":\"a").is_empty());
-        assert_eq!(
-            decoder.push(b"\"}\n\n{\"x\":1}\n{"),
-            [b"{\"stream\":\"a\"}".to_vec(), b"{\"x\":1}".to_vec()]
         );
     }
 

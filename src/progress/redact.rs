@@ -16,6 +16,9 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 /// What a secret is replaced with.
 pub const MASK: &str = "****";
 
+/// Secrets shorter than this are not masked (see `RedactorBuilder::add`).
+pub const MIN_SECRET: usize = 4;
+
 /// Lines of a multi-line secret shorter than this are not masked on their own: a lone `{` or
 /// `-----END PRIVATE KEY-----` framing would otherwise garble unrelated output.
 const MIN_LINE_PATTERN: usize = 8;
@@ -145,7 +148,9 @@ impl RedactorBuilder {
     }
 
     fn add(&mut self, secret: &[u8]) -> &mut Self {
-        if secret.is_empty() {
+        // A one- to three-byte "secret" would mask every `p` or `ab` in the output and make it
+        // unreadable; values that short protect nothing anyway.
+        if secret.len() < MIN_SECRET {
             return self;
         }
         add_variants(&mut self.patterns, secret);
@@ -157,6 +162,28 @@ impl RedactorBuilder {
                 }
             }
         }
+        self
+    }
+
+    /// Adds a login: the password, and `user:password` in base64 as HTTP basic auth and the
+    /// docker config's `auth` field carry it.
+    pub fn login(&mut self, username: &str, password: &SecretString) -> &mut Self {
+        use base64::Engine as _;
+        self.text(password);
+        if password.expose_secret().is_empty() {
+            return self;
+        }
+        if password.expose_secret().len() < MIN_SECRET {
+            return self;
+        }
+        let mut pair = format!("{username}:{}", password.expose_secret()).into_bytes();
+        for engine in [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+        ] {
+            self.patterns.push(engine.encode(&pair).into_bytes());
+        }
+        pair.fill(0);
         self
     }
 
@@ -220,7 +247,14 @@ const MASK_ALL: usize = usize::MAX;
 
 /// Adds `secret` and its percent-encoded spellings to `patterns`.
 fn add_variants(patterns: &mut Vec<Vec<u8>>, secret: &[u8]) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     patterns.push(secret.to_vec());
+    // Base64 of the value alone (a docker config `auth`, an `_json_key_base64` password),
+    // padded and not, standard and URL-safe alphabets.
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        patterns.push(engine.encode(secret).into_bytes());
+    }
     let upper = percent_encode(secret, b"0123456789ABCDEF");
     if upper != secret {
         let lower = percent_encode(secret, b"0123456789abcdef");
@@ -345,8 +379,16 @@ mod tests {
 
     #[test]
     fn prefers_the_longest_secret() {
-        let r = redactor(&["tok", "token-123"]);
-        assert_eq!(r.redact("x token-123 y tok"), "x **** y ****");
+        let r = redactor(&["toke", "token-123"]);
+        assert_eq!(r.redact("x token-123 y toke"), "x **** y ****");
+    }
+
+    /// A "secret" of one to three bytes would turn every `p` of the output into `****`.
+    #[test]
+    fn very_short_secrets_are_not_masked() {
+        let r = redactor(&["p", "ab", "xyz"]);
+        assert!(r.is_empty());
+        assert_eq!(r.redact("/tmp/pab/xyz"), "/tmp/pab/xyz");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, example_build_lock, image_mentions, image_paths_under_ctx,
-    repo_root, shipimg, unique_image,
+    ImageGuard, Outcome, Sandbox, build_lock, image_mentions, image_paths_under_ctx, repo_root,
+    shipimg, unique_image,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -37,7 +37,7 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     let home = tempfile::tempdir().unwrap();
     let meta = home.path().join("meta.json");
     let iid = home.path().join("iid");
-    let _lock = example_build_lock();
+    let _lock = build_lock();
     let out = Outcome::of(
         shipimg_build(home.path())
             .arg(repo_root().join("fixtures/example"))
@@ -92,9 +92,9 @@ fn a_netrc_mount_without_a_netrc_fails_before_the_build() {
     let out =
         Outcome::of(shipimg_build(home.path()).arg(repo_root().join("fixtures/example"))).code(1);
     let lines: Vec<&str> = out.stderr.lines().collect();
-    assert!(
-        lines[0].starts_with("error: Dockerfile:")
-            && lines[0].contains("mounts secret `netrc`, but no netrc was given"),
+    assert_eq!(
+        lines[0],
+        "error: Dockerfile:17: a step mounts secret `netrc`, but no netrc was found (looked at: --netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc)",
         "{out}"
     );
     assert!(lines[1].starts_with("  hint: pass `--netrc PATH`"), "{out}");
@@ -103,6 +103,7 @@ fn a_netrc_mount_without_a_netrc_fails_before_the_build() {
 
 #[test]
 fn secrets_from_files_and_variables_reach_the_build() {
+    let _lock = build_lock();
     let sandbox = Sandbox::get();
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -131,6 +132,7 @@ fn secrets_from_files_and_variables_reach_the_build() {
 
 #[test]
 fn a_required_secret_that_is_missing_fails_cleanly() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -167,6 +169,7 @@ fn a_required_secret_that_is_missing_fails_cleanly() {
 /// steps of concurrent builds whatever their secrets, see docs/sandbox.md.)
 #[test]
 fn concurrent_builds_each_get_their_own_secret() {
+    let _lock = build_lock();
     let sandbox = Sandbox::get();
     let mut children = Vec::new();
     let mut dirs = Vec::new();
@@ -224,6 +227,7 @@ fn concurrent_builds_each_get_their_own_secret() {
 
 #[test]
 fn a_failing_step_shows_its_exit_code_and_output() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -254,6 +258,7 @@ fn a_failing_step_shows_its_exit_code_and_output() {
 
 #[test]
 fn json_progress_is_one_object_per_line() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -288,6 +293,7 @@ fn json_progress_is_one_object_per_line() {
 
 #[test]
 fn quiet_prints_only_the_image_id() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -321,6 +327,7 @@ fn quiet_prints_only_the_image_id() {
 /// Ctrl-C cancels the build on the engine: exit 130, and the step's process is gone.
 #[test]
 fn interrupt_cancels_the_build_on_the_engine() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     // A marker no other process on the machine has on its command line.
     let marker = format!("{}", 4000 + std::process::id() % 1000);
@@ -381,6 +388,7 @@ fn interrupt_cancels_the_build_on_the_engine() {
 /// The same context built by the engine's CLI and by shipimg puts the same files in the image.
 #[test]
 fn shipimg_and_the_docker_cli_copy_the_same_files() {
+    let _lock = build_lock();
     let sandbox = Sandbox::get();
     let dir = tempfile::tempdir().unwrap();
     let dockerfile = format!("FROM {}\nCOPY . /ctx\n", busybox());
@@ -429,6 +437,7 @@ fn shipimg_and_the_docker_cli_copy_the_same_files() {
 /// every progress mode and in the error, never the value.
 #[test]
 fn a_secret_a_step_prints_is_masked_everywhere() {
+    let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
     let canary = "canary-7f3a9c2e-secret";
     write(

@@ -141,10 +141,14 @@ impl Drop for ImageGuard {
     }
 }
 
-/// Held while a test builds the example project. BuildKit merges identical steps of builds that
-/// run at the same time, and a secret's value is not part of a step's cache key: a build with a
-/// wrong index password running beside a good one can hand its failure to the good one.
-pub fn example_build_lock() -> std::sync::MutexGuard<'static, ()> {
+/// Held while a test builds anything on the sandbox engine: builds run one at a time.
+///
+/// Docker 20.10's BuildKit merges identical steps of concurrent builds (a shared `FROM` is
+/// enough), and when one of them fails or is cancelled it can panic with "failed to get edge"
+/// and take the whole engine down (seen here under parallel tests). A secret's value is not part
+/// of a step's cache key either, so a failing build can also hand its failure to a good one.
+/// Tests that need builds at the same time start them while holding this.
+pub fn build_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

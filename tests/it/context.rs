@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, shipimg, unique_image};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, shipimg, unique_image};
 
 /// Writes `files` (path -> content) under `root`, creating parents.
 fn write_tree(root: &Path, files: &[(&str, &str)]) {
@@ -55,6 +55,7 @@ fn context_tar(dir: &Path, args: &[&str]) -> (Vec<u8>, Outcome) {
 
 /// What the docker CLI (BuildKit) copies with `COPY . /ctx`, as relative paths.
 fn cli_copied_paths(sandbox: &Sandbox, dir: &Path, dockerfile: &str) -> BTreeSet<String> {
+    let _lock = build_lock();
     let tag = unique_image("context-parity");
     let _guard = ImageGuard::new([tag.clone()]);
     Outcome::of(

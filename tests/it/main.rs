@@ -5,5 +5,7 @@
 mod build;
 mod common;
 mod context;
+mod credentials;
 mod doctor;
+mod google;
 mod sandbox;

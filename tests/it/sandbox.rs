@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, example_build_lock, repo_root, unique_image};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, unique_image};
 
 /// What the example prints: its name and the private package's value.
 pub const EXAMPLE_OUTPUT: &str = "example-service: acme-private-ok";
@@ -28,7 +28,7 @@ fn example_builds_with_the_engine_cli_and_runs() {
     let tag = unique_image("example");
     let _guard = ImageGuard::new([tag.clone()]);
     let netrc = std::path::PathBuf::from(sandbox.var("SANDBOX_NETRC"));
-    let _lock = example_build_lock();
+    let _lock = build_lock();
 
     Outcome::of(&mut cli_build(sandbox, &netrc, &tag)).success();
     let run = Outcome::of(
@@ -57,7 +57,7 @@ fn example_build_fails_with_a_wrong_index_password() {
     )
     .unwrap();
 
-    let _lock = example_build_lock();
+    let _lock = build_lock();
     let out = Outcome::of(cli_build(sandbox, &netrc, &tag).arg("--no-cache"));
     assert_ne!(
         out.code,
