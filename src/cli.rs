@@ -45,7 +45,7 @@ pub enum Command {
     /// Build an image from a Dockerfile with BuildKit, serving index credentials as secrets
     Build(Box<BuildArgs>),
     /// Push images already in the engine to their registries
-    Push(StubArgs),
+    Push(PushArgs),
     /// Scan a local image for credentials it must not carry
     Scan(StubArgs),
     /// Show, or write as a tar, the build context that `build` would send
@@ -122,6 +122,13 @@ pub struct BuildArgs {
     #[arg(long = "allow-context-file", value_name = "PATH")]
     pub allow_context_file: Vec<std::path::PathBuf>,
 
+    /// Push every `-t` tag after a successful build
+    #[arg(long)]
+    pub push: bool,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
     /// Write the image id to FILE
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<std::path::PathBuf>,
@@ -132,6 +139,39 @@ pub struct BuildArgs {
 
     /// Progress output: `auto` (tty on a terminal, else plain), `tty`, `plain`, `json`
     /// (events on stdout), `quiet` (only the image id on stdout)
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "TYPE")]
+    pub progress: ProgressArg,
+}
+
+/// How pushes are retried.
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// Push attempts per tag, the first included, when the registry fails transiently
+    /// (connection refused or reset, 5xx, 429)
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub push_attempts: u32,
+
+    /// The longest wait between push attempts, in seconds (waits double from 1 s, with jitter)
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub push_backoff_max: f64,
+}
+
+/// `shipimg push IMAGE...`
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Images in the engine to push (`name:tag`)
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
+    /// Write push result metadata (JSON) to FILE
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<std::path::PathBuf>,
+
+    /// Progress output: `auto`, `tty`, `plain`, `json` (events on stdout), `quiet`
+    /// (`name@sha256:...` lines on stdout)
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "TYPE")]
     pub progress: ProgressArg,
 }

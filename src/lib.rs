@@ -25,9 +25,12 @@ pub mod context;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod labels;
 pub mod printer;
 pub mod progress;
+pub mod publish;
 pub mod redact;
+pub mod registry;
 pub mod session;
 pub mod settings;
 

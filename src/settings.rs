@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg};
+use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg, PushArgs};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
@@ -121,6 +121,50 @@ pub struct BuildSettings {
     pub metadata_file: Option<PathBuf>,
     /// `--progress`, with `-q` meaning quiet.
     pub progress: ProgressSetting,
+    /// `--push`: what to push afterwards.
+    pub push: Option<PushSettings>,
+}
+
+/// What a push will do: `shipimg push`, or `shipimg build --push`.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// The references to push (`-t` tags, or `push`'s arguments).
+    pub references: Vec<String>,
+    /// How progress is shown.
+    pub progress: ProgressSetting,
+    /// `--metadata-file`.
+    pub metadata_file: Option<PathBuf>,
+    /// `--push-attempts`, `--push-backoff-max`.
+    pub retry: crate::publish::RetryPolicy,
+}
+
+impl PushSettings {
+    /// Resolves `shipimg push`.
+    pub fn resolve(args: &PushArgs, global: &GlobalSettings) -> Result<Self, CliError> {
+        for image in &args.images {
+            check_tag(image)?;
+        }
+        Ok(Self {
+            references: args.images.clone(),
+            progress: progress_setting(args.progress, global.verbosity),
+            metadata_file: args.metadata_file.clone(),
+            retry: crate::commands::retry_policy(
+                args.retry.push_attempts,
+                args.retry.push_backoff_max,
+            ),
+        })
+    }
+}
+
+fn progress_setting(arg: ProgressArg, verbosity: Verbosity) -> ProgressSetting {
+    match (arg, verbosity) {
+        (ProgressArg::Auto, Verbosity::Quiet) => ProgressSetting::Quiet,
+        (ProgressArg::Auto, _) => ProgressSetting::Auto,
+        (ProgressArg::Tty, _) => ProgressSetting::Tty,
+        (ProgressArg::Plain, _) => ProgressSetting::Plain,
+        (ProgressArg::Json, _) => ProgressSetting::Json,
+        (ProgressArg::Quiet, _) => ProgressSetting::Quiet,
+    }
 }
 
 impl BuildSettings {
@@ -168,14 +212,20 @@ impl BuildSettings {
         for tag in &args.tags {
             check_tag(tag)?;
         }
-        let progress = match (args.progress, global.verbosity) {
-            (ProgressArg::Auto, Verbosity::Quiet) => ProgressSetting::Quiet,
-            (ProgressArg::Auto, _) => ProgressSetting::Auto,
-            (ProgressArg::Tty, _) => ProgressSetting::Tty,
-            (ProgressArg::Plain, _) => ProgressSetting::Plain,
-            (ProgressArg::Json, _) => ProgressSetting::Json,
-            (ProgressArg::Quiet, _) => ProgressSetting::Quiet,
-        };
+        let progress = progress_setting(args.progress, global.verbosity);
+        if args.push && args.tags.is_empty() {
+            return Err(CliError::user("--push needs at least one `-t NAME:TAG` to push")
+                .with_hint("add `-t REGISTRY/PATH/IMAGE:TAG`, e.g. `-t europe-west4-docker.pkg.dev/proj/repo/svc:1.0`"));
+        }
+        let push = args.push.then(|| PushSettings {
+            references: args.tags.clone(),
+            progress,
+            metadata_file: args.metadata_file.clone(),
+            retry: crate::commands::retry_policy(
+                args.retry.push_attempts,
+                args.retry.push_backoff_max,
+            ),
+        });
         Ok(Self {
             context: ContextOptions {
                 dir: args.path.clone(),
@@ -203,6 +253,7 @@ impl BuildSettings {
             iidfile: args.iidfile.clone(),
             metadata_file: args.metadata_file.clone(),
             progress,
+            push,
         })
     }
 }

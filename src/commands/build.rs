@@ -136,7 +136,10 @@ pub async fn run(
         dockerfile: plan.dockerfile_name.clone(),
         target: settings.target.clone(),
         build_args: settings.build_args.clone(),
-        labels: settings.labels.clone(),
+        labels: crate::labels::merge(
+            &settings.labels,
+            crate::labels::default_labels(&settings.context.dir, std::time::SystemTime::now()),
+        ),
         network: settings.network.clone(),
         no_cache: settings.no_cache,
         pull: settings.pull,
@@ -152,11 +155,16 @@ pub async fn run(
         ProgressSetting::Json => ProgressMode::Json,
         ProgressSetting::Quiet => ProgressMode::Quiet,
     };
+    let mut sinks = Sinks::std();
+    if settings.push.is_some() && mode == ProgressMode::Quiet {
+        // With --push, quiet stdout holds exactly the pushed `name@sha256:...` lines.
+        sinks.stdout = Box::new(std::io::sink());
+    }
     let reporter: Arc<Mutex<Box<dyn Reporter>>> = Arc::new(Mutex::new(progress::reporter(
         mode,
         redactor,
         Terminal::detect(),
-        Sinks::std(),
+        sinks,
     )));
 
     // The context streams from a blocking thread into the request body.
@@ -221,41 +229,53 @@ pub async fn run(
     session.close();
     let context_result = context_task.await?;
 
-    let mut reporter = reporter.lock().unwrap_or_else(|p| p.into_inner());
-    if interrupted {
-        let message = "build cancelled (interrupted)".to_owned();
-        reporter.finish(&Outcome::Failed { message });
-        return Err(CliError::user("build cancelled: interrupted")
-            .with_status(ExitStatus::Interrupted)
-            .into());
-    }
-    let image_id = match (result, context_result) {
-        (Ok(image_id), Ok(_)) => image_id,
-        // A context failure is the cause of whatever the engine said after it.
-        (_, Err(err)) => {
-            reporter.finish(&Outcome::Failed {
-                message: err.to_string(),
-            });
-            return Err(super::context::context_error(err));
+    // The reporter's lock is released before anything else is awaited.
+    let image_id = {
+        let mut reporter = reporter.lock().unwrap_or_else(|p| p.into_inner());
+        if interrupted {
+            let message = "build cancelled (interrupted)".to_owned();
+            reporter.finish(&Outcome::Failed { message });
+            return Err(CliError::user("build cancelled: interrupted")
+                .with_status(ExitStatus::Interrupted)
+                .into());
         }
-        (Err(err), Ok(_)) => {
-            let message = err.to_string();
-            reporter.finish(&Outcome::Failed {
-                message: message.clone(),
-            });
-            let cli = build_error(err, reporter.state().failure())
-                .map_text(|text| error_redactor.redact(text).into_owned());
-            return Err(cli.into());
-        }
+        let image_id = match (result, context_result) {
+            (Ok(image_id), Ok(_)) => image_id,
+            // A context failure is the cause of whatever the engine said after it.
+            (_, Err(err)) => {
+                reporter.finish(&Outcome::Failed {
+                    message: err.to_string(),
+                });
+                return Err(super::context::context_error(err));
+            }
+            (Err(err), Ok(_)) => {
+                let message = err.to_string();
+                reporter.finish(&Outcome::Failed {
+                    message: message.clone(),
+                });
+                let cli = build_error(err, reporter.state().failure())
+                    .map_text(|text| error_redactor.redact(text).into_owned());
+                return Err(cli.into());
+            }
+        };
+        reporter.finish(&Outcome::Built {
+            image_id: image_id.clone(),
+            reference: settings.tags.first().cloned(),
+        });
+        image_id
     };
-    reporter.finish(&Outcome::Built {
-        image_id: image_id.clone(),
-        reference: settings.tags.first().cloned(),
-    });
-    drop(reporter);
 
     write_results(&settings, &image_id)?;
-    Ok(ExitStatus::Success)
+    match &settings.push {
+        Some(push) => {
+            let image = super::push::LocalImage {
+                id: image_id,
+                size: None,
+            };
+            super::push::push_and_report(&engine, push, &image, printer).await
+        }
+        None => Ok(ExitStatus::Success),
+    }
 }
 
 fn secret_error(err: SecretError) -> CliError {
@@ -413,7 +433,12 @@ fn write_results(settings: &BuildSettings, image_id: &str) -> Result<(), CliErro
             ))
         })?;
     }
-    if let Some(path) = &settings.metadata_file {
+    // With --push, the push writes the metadata file, with the registry digest.
+    if let Some(path) = settings
+        .metadata_file
+        .as_ref()
+        .filter(|_| settings.push.is_none())
+    {
         let metadata = serde_json::json!({
             "containerimage.config.digest": image_id,
             "containerimage.digest": image_id,

@@ -4,6 +4,9 @@
 mod build;
 mod context;
 mod doctor;
+mod push;
+
+pub use push::retry_policy;
 
 use crate::cli::Command;
 use crate::error::{CliError, ExitStatus};
@@ -19,7 +22,7 @@ pub async fn dispatch(
     match command {
         Command::Doctor(args) => doctor::run(&args, global, printer).await,
         Command::Build(args) => build::run(&args, global, printer).await,
-        Command::Push(_) => not_implemented("push"),
+        Command::Push(args) => push::run(&args, global, printer).await,
         Command::Scan(_) => not_implemented("scan"),
         Command::Context(args) => context::run(&args, printer).await,
     }

@@ -15,7 +15,7 @@ use hyper::body::Frame;
 use prost::Message as _;
 
 use super::endpoint::Address;
-use super::stream::LineDecoder;
+use super::stream::{StreamError, read_json_lines};
 use super::transport;
 
 /// The build parameters, as `/build` takes them.
@@ -161,41 +161,20 @@ where
     let response = transport::send(address, request)
         .await
         .map_err(connection)?;
-    let status = response.status();
-    let mut body = response.into_body();
-    if !status.is_success() {
-        let bytes = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(BuildError::Rejected {
-            status: status.as_u16(),
-            message: crate::session::engine_message(&bytes),
-        });
-    }
-
-    let mut decoder = LineDecoder::default();
     let mut image_id = None;
     let mut failure = None;
-    let mut handle = |line: &[u8]| match decode_line(line) {
+    let handle = |line: &[u8]| match decode_line(line) {
         Decoded::Message(message) => on_message(message),
         Decoded::ImageId(id) => image_id = Some(id),
         Decoded::Error(message) => failure = Some(message),
         Decoded::Skip => {}
     };
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| connection(std::io::Error::other(err)))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        for line in decoder.push(&data) {
-            handle(&line);
-        }
-    }
-    if let Some(line) = decoder.finish() {
-        handle(&line);
-    }
+    read_json_lines(response, handle)
+        .await
+        .map_err(|err| match err {
+            StreamError::Rejected { status, message } => BuildError::Rejected { status, message },
+            StreamError::Broken(source) => connection(source),
+        })?;
     if let Some(message) = failure {
         return Err(BuildError::Failed { message });
     }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod endpoint;
+pub mod push;
 pub mod stream;
 pub mod transport;
 

@@ -1,6 +1,53 @@
 //! The engine's streaming answers (`/build`, `/images/{name}/push`): JSON objects, one per
 //! line, over a chunked body whose chunks do not respect line ends.
 
+use http_body_util::BodyExt;
+use hyper::Response;
+use hyper::body::Incoming;
+
+/// How a streaming call ended before or while its lines were read.
+#[derive(Debug)]
+pub enum StreamError {
+    /// The engine refused the request: its status and message.
+    Rejected { status: u16, message: String },
+    /// The connection broke mid-stream.
+    Broken(std::io::Error),
+}
+
+/// Reads a streaming answer: a non-2xx status becomes [`StreamError::Rejected`] with the
+/// engine's message; otherwise `handle` gets each JSON line as it arrives, the last one too.
+pub async fn read_json_lines(
+    response: Response<Incoming>,
+    mut handle: impl FnMut(&[u8]),
+) -> Result<(), StreamError> {
+    let status = response.status();
+    let mut body = response.into_body();
+    if !status.is_success() {
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Err(StreamError::Rejected {
+            status: status.as_u16(),
+            message: crate::session::engine_message(&bytes),
+        });
+    }
+    let mut decoder = LineDecoder::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| StreamError::Broken(std::io::Error::other(err)))?;
+        if let Ok(data) = frame.into_data() {
+            for line in decoder.push(&data) {
+                handle(&line);
+            }
+        }
+    }
+    if let Some(line) = decoder.finish() {
+        handle(&line);
+    }
+    Ok(())
+}
+
 /// Splits a byte stream into lines.
 #[derive(Default)]
 pub struct LineDecoder {

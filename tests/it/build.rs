@@ -469,3 +469,84 @@ fn a_secret_a_step_prints_is_masked_everywhere() {
         );
     }
 }
+
+/// Images get OCI labels from git and pyproject.toml; a `--label` of the user's wins; a
+/// remote's credentials never reach a label.
+#[test]
+fn oci_labels_come_from_git_and_pyproject() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {}\nLABEL kind=test\n", busybox()),
+    );
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[project]\nname = \"svc\"\nversion = \"2.3.4\"\n",
+    );
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    ]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://ci:ghs_canaryToken123@github.com/acme/svc.git",
+    ]);
+    let head = git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let tag = unique_image("labels");
+    let _guard = ImageGuard::new([tag.clone()]);
+    Outcome::of(shipimg_build(dir.path()).current_dir(dir.path()).args([
+        "-q",
+        "-t",
+        &tag,
+        "--label",
+        "org.opencontainers.image.version=custom",
+    ]))
+    .success();
+    let out = Outcome::of(sandbox.docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &tag,
+    ]))
+    .success();
+    let labels: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(labels["org.opencontainers.image.revision"], head.as_str());
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://github.com/acme/svc.git"
+    );
+    assert_eq!(labels["org.opencontainers.image.version"], "custom");
+    assert!(
+        labels["org.opencontainers.image.created"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(labels["kind"], "test");
+    assert!(!out.stdout.contains("canaryToken"));
+}

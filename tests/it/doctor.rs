@@ -144,12 +144,10 @@ fn doctor_rejects_a_malformed_docker_host() {
 #[test]
 fn commands_from_later_issues_refuse_plainly() {
     let home = tempfile::tempdir().unwrap();
-    for name in ["push", "scan"] {
-        let out = Outcome::of(shipimg(home.path()).arg(name)).code(2);
-        assert_eq!(
-            out.stderr.trim_end(),
-            format!("error: `shipimg {name}` is not implemented yet"),
-            "{out}"
-        );
-    }
+    let out = Outcome::of(shipimg(home.path()).arg("scan")).code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: `shipimg scan` is not implemented yet",
+        "{out}"
+    );
 }

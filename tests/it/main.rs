@@ -8,4 +8,5 @@ mod context;
 mod credentials;
 mod doctor;
 mod google;
+mod push;
 mod sandbox;

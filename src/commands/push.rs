@@ -1,0 +1,504 @@
+//! Pushing: `shipimg push IMAGE...`, and the `--push` half of `shipimg build`. Pushes each
+//! reference with retries, shows per-layer progress, and reports what was pushed to people,
+//! scripts (`-q`: `name@sha256:...` lines), `--metadata-file`, and GitHub Actions.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::cli::PushArgs;
+use crate::engine::Engine;
+use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
+use crate::engine::push::PushEvent;
+use crate::error::{CliError, ExitStatus};
+use crate::printer::Printer;
+use crate::publish::{PublishEvent, Published, RetryPolicy, publish};
+use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
+
+/// `shipimg push IMAGE...`
+pub async fn run(
+    args: &PushArgs,
+    global: &GlobalSettings,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let settings = PushSettings::resolve(args, global)?;
+    let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
+    let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
+    let mut image_id = None;
+    for reference in &settings.references {
+        let inspect = engine.docker().inspect_image(reference).await.map_err(|_| {
+            CliError::user(format!("no image `{reference}` in the engine"))
+                .with_hint("build it first (`shipimg build -t NAME`), or check the name with `docker images`")
+        })?;
+        image_id = image_id.or(inspect.id);
+    }
+    let image = LocalImage {
+        id: image_id.unwrap_or_default(),
+        size: None,
+    };
+    push_and_report(&engine, &settings, &image, printer).await
+}
+
+/// The image being pushed, as the engine knows it.
+pub struct LocalImage {
+    /// `sha256:...`, the config digest.
+    pub id: String,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// Pushes every reference in `settings`, then reports. Partial success is a failure that names
+/// what made it.
+pub async fn push_and_report(
+    engine: &Engine,
+    settings: &PushSettings,
+    image: &LocalImage,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let size = match image.size {
+        Some(size) => Some(size),
+        None if !image.id.is_empty() => engine
+            .docker()
+            .inspect_image(&image.id)
+            .await
+            .ok()
+            .and_then(|i| i.size)
+            .map(|s| s.max(0) as u64),
+        None => None,
+    };
+    let address = engine.endpoint().address.clone();
+    let started = Instant::now();
+    let var = |name: &str| std::env::var(name).ok();
+    let mut view = PushView::new(settings.progress);
+    let mut pushed: Vec<Published> = Vec::new();
+    let mut failed: Vec<(String, CliError)> = Vec::new();
+    for reference in &settings.references {
+        let mut on_event = |event: PublishEvent| view.event(&event);
+        match publish(&address, reference, settings.retry, &var, &mut on_event).await {
+            Ok(published) => pushed.push(published),
+            Err(err) => {
+                view.failed(reference, &err);
+                failed.push((reference.clone(), err));
+            }
+        }
+    }
+    view.finish();
+
+    if !pushed.is_empty() {
+        write_outputs(settings, image, size, &pushed, started.elapsed())?;
+    }
+    if settings.progress == ProgressSetting::Quiet {
+        for p in &pushed {
+            printer.stdout_line(&format!("{}@{}", p.name, p.digest));
+        }
+    } else {
+        for p in &pushed {
+            printer.status("Pushed", &format!("{}@{}", p.reference, p.digest));
+        }
+    }
+    if failed.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    let made_it = if pushed.is_empty() {
+        "no tag was pushed".to_owned()
+    } else {
+        format!(
+            "pushed {} of {}: {}",
+            pushed.len(),
+            settings.references.len(),
+            pushed
+                .iter()
+                .map(|p| p.reference.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let (first_ref, first_err) = failed.into_iter().next().expect("not empty");
+    let _ = first_ref;
+    let hint = first_err.hint().map(str::to_owned);
+    let cli = CliError::user(format!("{} ({made_it})", first_err.message()));
+    Err(match hint {
+        Some(hint) => cli.with_hint(hint),
+        None => cli,
+    }
+    .into())
+}
+
+/// `--metadata-file`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`.
+fn write_outputs(
+    settings: &PushSettings,
+    image: &LocalImage,
+    size: Option<u64>,
+    pushed: &[Published],
+    elapsed: Duration,
+) -> Result<(), CliError> {
+    let first = &pushed[0];
+    if let Some(path) = &settings.metadata_file {
+        let metadata = serde_json::json!({
+            "containerimage.config.digest": image.id,
+            "containerimage.digest": first.digest,
+            "containerimage.descriptor": {
+                "mediaType": first.media_type,
+                "digest": first.digest,
+                "size": first.size,
+            },
+            "image.name": pushed.iter().map(|p| p.reference.as_str()).collect::<Vec<_>>().join(","),
+        });
+        let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
+        std::fs::write(path, text).map_err(|err| {
+            CliError::user(format!(
+                "failed to write --metadata-file `{}`: {err}",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        let tags: Vec<&str> = pushed.iter().map(|p| p.reference.as_str()).collect();
+        let text = github_outputs(&[
+            ("digest", first.digest.as_str()),
+            ("imageid", image.id.as_str()),
+            ("image", &format!("{}@{}", first.name, first.digest)),
+            ("tags", &tags.join("\n")),
+        ]);
+        append(&path, &text, "GITHUB_OUTPUT")?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        append(
+            &path,
+            &step_summary(pushed, size, elapsed),
+            "GITHUB_STEP_SUMMARY",
+        )?;
+    }
+    Ok(())
+}
+
+fn append(path: &std::ffi::OsStr, text: &str, what: &str) -> Result<(), CliError> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|err| {
+            CliError::user(format!(
+                "failed to open {what} `{}`: {err}",
+                path.to_string_lossy()
+            ))
+        })?;
+    file.write_all(text.as_bytes()).map_err(|err| {
+        CliError::user(format!(
+            "failed to write {what} `{}`: {err}",
+            path.to_string_lossy()
+        ))
+    })
+}
+
+/// GitHub's multi-line-safe `name<<DELIMITER` form, with a delimiter no value contains.
+pub fn github_outputs(outputs: &[(&str, &str)]) -> String {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let mut delimiter = format!("ghadelimiter_{}", crate::session::random_id());
+        while value.contains(&delimiter) {
+            delimiter = format!("ghadelimiter_{}", crate::session::random_id());
+        }
+        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+    }
+    text
+}
+
+/// A short markdown table for the job summary.
+pub fn step_summary(pushed: &[Published], size: Option<u64>, elapsed: Duration) -> String {
+    let mut text = String::from(
+        "### shipimg pushed\n\n| image | tags | digest | size | duration |\n|---|---|---|---|---|\n",
+    );
+    let mut names: Vec<&str> = pushed.iter().map(|p| p.name.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let of_name: Vec<&Published> = pushed.iter().filter(|p| p.name == name).collect();
+        let tags: Vec<String> = of_name
+            .iter()
+            .map(|p| {
+                format!(
+                    "`{}`",
+                    p.reference.rsplit_once(':').map_or("latest", |(_, t)| t)
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            "| `{name}` | {} | `{}` | {} | {:.1} s |\n",
+            tags.join(", "),
+            of_name[0].digest,
+            size.map(super::context::human_bytes)
+                .unwrap_or_else(|| "?".into()),
+            elapsed.as_secs_f64()
+        ));
+    }
+    text.push('\n');
+    text
+}
+
+/// Shows the pushes: lines in plain mode, a redrawn per-layer view in tty mode, events in json
+/// mode, nothing in quiet mode.
+struct PushView {
+    mode: ProgressSetting,
+    layers: Vec<LayerLine>,
+    drawn: usize,
+    last_draw: Option<Instant>,
+}
+
+struct LayerLine {
+    reference: String,
+    id: String,
+    status: String,
+    current: Option<u64>,
+    total: Option<u64>,
+}
+
+impl PushView {
+    fn new(mode: ProgressSetting) -> Self {
+        let mode = match mode {
+            ProgressSetting::Auto if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+                ProgressSetting::Tty
+            }
+            ProgressSetting::Auto => ProgressSetting::Plain,
+            other => other,
+        };
+        Self {
+            mode,
+            layers: Vec::new(),
+            drawn: 0,
+            last_draw: None,
+        }
+    }
+
+    fn event(&mut self, event: &PublishEvent) {
+        match self.mode {
+            ProgressSetting::Quiet => {}
+            ProgressSetting::Json => json_event(event),
+            ProgressSetting::Plain | ProgressSetting::Auto => plain_event(event),
+            ProgressSetting::Tty => self.tty_event(event),
+        }
+    }
+
+    fn failed(&mut self, reference: &str, err: &CliError) {
+        if self.mode == ProgressSetting::Json {
+            emit_json(serde_json::json!({
+                "type": "push-failed", "reference": reference, "error": err.message(),
+            }));
+        }
+    }
+
+    fn tty_event(&mut self, event: &PublishEvent) {
+        match event {
+            PublishEvent::Push {
+                reference,
+                event:
+                    PushEvent::Layer {
+                        id,
+                        status,
+                        current,
+                        total,
+                    },
+            } => {
+                match self
+                    .layers
+                    .iter_mut()
+                    .find(|l| &l.id == id && &l.reference == reference)
+                {
+                    Some(line) => {
+                        line.status = status.clone();
+                        line.current = *current;
+                        line.total = *total;
+                    }
+                    None => self.layers.push(LayerLine {
+                        reference: reference.clone(),
+                        id: id.clone(),
+                        status: status.clone(),
+                        current: *current,
+                        total: *total,
+                    }),
+                }
+                let due = self
+                    .last_draw
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+                if due {
+                    self.draw();
+                }
+            }
+            other => {
+                self.draw();
+                self.drawn = 0;
+                plain_event(other);
+            }
+        }
+    }
+
+    fn draw(&mut self) {
+        let mut err = anstream::stderr().lock();
+        if self.drawn > 0 {
+            let _ = write!(err, "\x1b[{}A", self.drawn);
+        }
+        for line in &self.layers {
+            let bar = match (line.current, line.total) {
+                (Some(current), Some(total)) if total > 0 => {
+                    let filled = ((current as f64 / total as f64) * 20.0).round() as usize;
+                    format!(
+                        " [{}{}] {}/{}",
+                        "=".repeat(filled.min(20)),
+                        " ".repeat(20 - filled.min(20)),
+                        super::context::human_bytes(current),
+                        super::context::human_bytes(total)
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(err, "\x1b[2K{}: {}{bar}", line.id, line.status);
+        }
+        self.drawn = self.layers.len();
+        self.last_draw = Some(Instant::now());
+    }
+
+    fn finish(&mut self) {
+        if self.mode == ProgressSetting::Tty {
+            self.draw();
+        }
+    }
+}
+
+fn plain_event(event: &PublishEvent) {
+    let mut err = anstream::stderr().lock();
+    let line = match event {
+        PublishEvent::Started {
+            reference,
+            login_source,
+        } => format!(
+            "push {reference}: login from {}",
+            login_source.as_deref().unwrap_or("nowhere (anonymous)")
+        ),
+        PublishEvent::Push {
+            reference,
+            event: PushEvent::Layer { id, status, .. },
+        } => {
+            // Byte counts change many times a second; a line per state is enough for logs.
+            if status == "Pushing" {
+                return;
+            }
+            format!("push {reference}: {id} {status}")
+        }
+        PublishEvent::Push {
+            reference,
+            event: PushEvent::Status(status),
+        } => format!("push {reference}: {status}"),
+        PublishEvent::Retrying {
+            reference,
+            attempt,
+            of,
+            delay,
+            reason,
+        } => format!(
+            "push {reference}: attempt {attempt} of {of} in {:.1} s after: {reason}",
+            delay.as_secs_f64()
+        ),
+        PublishEvent::Done { reference, digest } => format!("push {reference}: done, {digest}"),
+    };
+    let _ = writeln!(err, "{}", crate::redact::redact(&line));
+}
+
+fn json_event(event: &PublishEvent) {
+    let value = match event {
+        PublishEvent::Started {
+            reference,
+            login_source,
+        } => {
+            serde_json::json!({"type": "push-started", "reference": reference, "login_source": login_source})
+        }
+        PublishEvent::Push {
+            reference,
+            event:
+                PushEvent::Layer {
+                    id,
+                    status,
+                    current,
+                    total,
+                },
+        } => {
+            serde_json::json!({"type": "push-layer", "reference": reference, "layer": id, "status": status, "current": current, "total": total})
+        }
+        PublishEvent::Push {
+            reference,
+            event: PushEvent::Status(status),
+        } => serde_json::json!({"type": "push-status", "reference": reference, "text": status}),
+        PublishEvent::Retrying {
+            reference,
+            attempt,
+            of,
+            delay,
+            reason,
+        } => {
+            serde_json::json!({"type": "push-retry", "reference": reference, "attempt": attempt, "of": of, "delay": delay.as_secs_f64(), "reason": reason})
+        }
+        PublishEvent::Done { reference, digest } => {
+            serde_json::json!({"type": "push-result", "reference": reference, "digest": digest})
+        }
+    };
+    emit_json(value);
+}
+
+fn emit_json(value: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", crate::redact::redact(&value.to_string()));
+    let _ = out.flush();
+}
+
+/// The retry flags as a policy.
+pub fn retry_policy(attempts: u32, max_delay_secs: f64) -> RetryPolicy {
+    RetryPolicy {
+        attempts: attempts.max(1),
+        base_delay: Duration::from_secs(1).min(Duration::from_secs_f64(max_delay_secs.max(0.0))),
+        max_delay: Duration::from_secs_f64(max_delay_secs.max(0.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_outputs_use_the_multiline_form() {
+        let text = github_outputs(&[("digest", "sha256:abc"), ("tags", "a:1\nb:2")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("digest<<ghadelimiter_"));
+        let delimiter = lines[0].trim_start_matches("digest<<");
+        assert_eq!(lines[1], "sha256:abc");
+        assert_eq!(lines[2], delimiter);
+        assert!(lines[3].starts_with("tags<<ghadelimiter_"));
+        assert_eq!(&lines[4..6], ["a:1", "b:2"]);
+        assert_eq!(lines[6], lines[3].trim_start_matches("tags<<"));
+    }
+
+    #[test]
+    fn summary_is_a_markdown_table() {
+        let p = |reference: &str| Published {
+            reference: reference.into(),
+            name: "r/x".into(),
+            digest: "sha256:d".into(),
+            media_type: None,
+            size: None,
+            duration: Duration::ZERO,
+        };
+        let text = step_summary(
+            &[p("r/x:1.0"), p("r/x:abc")],
+            Some(2048),
+            Duration::from_millis(1500),
+        );
+        assert!(
+            text.contains("| `r/x` | `1.0`, `abc` | `sha256:d` | 2.0 KiB | 1.5 s |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn retry_flags_make_a_policy() {
+        let policy = retry_policy(0, 0.5);
+        assert_eq!(policy.attempts, 1);
+        assert_eq!(policy.max_delay, Duration::from_millis(500));
+        assert_eq!(policy.base_delay, Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,542 @@
+//! `shipimg build --push` and `shipimg push` against the sandbox registry: each credential
+//! source, the digest the registry reports, retries when the registry goes away and comes back,
+//! no retry when it refuses the login, and what CI and release scripts read.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, shipimg};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn registry_password(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")).unwrap()
+}
+
+/// A repository of this test's own in the sandbox registry.
+fn repository(what: &str) -> String {
+    format!(
+        "{}/shipimg-test/{what}-{}",
+        Sandbox::get().var("SANDBOX_REGISTRY"),
+        std::process::id()
+    )
+}
+
+/// The digest the registry itself reports for `repo:tag`, asked with curl (the password goes
+/// on curl's stdin, not its command line).
+fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+    let sandbox = Sandbox::get();
+    let (host, path) = repo.split_once('/').unwrap();
+    let mut child = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "-I", "-K", "-"])
+        .arg("-H")
+        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        child.stdin.take().unwrap(),
+        "user = \"{}:{}\"",
+        sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+        registry_password(sandbox)
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let headers = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !headers.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Docker-Content-Digest: "))
+        .map(|d| d.trim().to_owned())
+}
+
+/// `shipimg build --push` of a small project, with the sandbox registry's login in the
+/// environment.
+fn build_push(dir: &Path, home: &Path, tags: &[&str]) -> Command {
+    let sandbox = Sandbox::get();
+    let mut cmd = shipimg(home);
+    cmd.env("DOCKER_HOST", sandbox.docker_host())
+        .env(
+            "SHIPIMG_REGISTRY_USERNAME",
+            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+        )
+        .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox))
+        .current_dir(dir)
+        .args(["build", "--push"]);
+    for tag in tags {
+        cmd.args(["-t", tag]);
+    }
+    cmd
+}
+
+fn small_project(what: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN echo {what}-{} > /marker\n",
+            Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    dir
+}
+
+#[test]
+fn build_push_reports_the_digest_the_registry_holds() {
+    let _lock = build_lock();
+    let dir = small_project("digest");
+    let repo = repository("digest");
+    let tags = [format!("{repo}:1.0"), format!("{repo}:latest")];
+    let _guard = ImageGuard::new(tags.iter().cloned());
+    let home = tempfile::tempdir().unwrap();
+    let meta = home.path().join("meta.json");
+    let gh_output = home.path().join("github_output");
+    let gh_summary = home.path().join("github_summary");
+    std::fs::write(&gh_output, "earlier=kept\n").unwrap();
+    let out = Outcome::of(
+        build_push(dir.path(), home.path(), &[&tags[0], &tags[1]])
+            .args(["--progress", "plain", "--metadata-file"])
+            .arg(&meta)
+            .env("GITHUB_OUTPUT", &gh_output)
+            .env("GITHUB_STEP_SUMMARY", &gh_summary),
+    )
+    .success();
+
+    let digest = registry_digest(&repo, "1.0").expect("the tag is in the registry");
+    assert_eq!(
+        registry_digest(&repo, "latest").as_deref(),
+        Some(digest.as_str())
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert_eq!(meta["containerimage.digest"], digest.as_str(), "{out}");
+    assert_eq!(meta["image.name"], format!("{},{}", tags[0], tags[1]));
+    assert!(
+        meta["containerimage.config.digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        out.stderr.contains(&format!("Pushed {}@{digest}", tags[0])),
+        "{out}"
+    );
+
+    // GitHub Actions: outputs in the multi-line form, after what was already there.
+    let text = std::fs::read_to_string(&gh_output).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("earlier=kept"));
+    let mut outputs = std::collections::BTreeMap::new();
+    while let Some(head) = lines.next() {
+        let (name, delimiter) = head.split_once("<<").expect("name<<DELIMITER");
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_owned(), value.join("\n"));
+    }
+    assert_eq!(outputs["digest"], digest);
+    assert_eq!(outputs["image"], format!("{repo}@{digest}"));
+    assert_eq!(outputs["tags"], format!("{}\n{}", tags[0], tags[1]));
+    assert_eq!(
+        outputs["imageid"],
+        meta["containerimage.config.digest"].as_str().unwrap()
+    );
+    let summary = std::fs::read_to_string(&gh_summary).unwrap();
+    assert!(
+        summary.contains("| image | tags | digest | size | duration |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("| `{repo}` | `1.0`, `latest` | `{digest}` |")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn quiet_prints_exactly_the_pushed_references() {
+    let _lock = build_lock();
+    let dir = small_project("quiet");
+    let repo = repository("quiet");
+    let tags = [format!("{repo}:a"), format!("{repo}:b")];
+    let _guard = ImageGuard::new(tags.iter().cloned());
+    let home = tempfile::tempdir().unwrap();
+    let out =
+        Outcome::of(build_push(dir.path(), home.path(), &[&tags[0], &tags[1]]).arg("-q")).success();
+    let digest = registry_digest(&repo, "a").unwrap();
+    assert_eq!(
+        out.stdout,
+        format!("{repo}@{digest}\n{repo}@{digest}\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn push_command_pushes_a_local_image_with_a_docker_config_login() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let repo = repository("push-cmd");
+    let reference = format!("{repo}:v1");
+    let _guard = ImageGuard::new([reference.clone()]);
+    Outcome::of(
+        sandbox
+            .docker()
+            .args(["tag", sandbox.var("SANDBOX_BUSYBOX_IMAGE"), &reference]),
+    )
+    .success();
+    let home = tempfile::tempdir().unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+        registry_password(sandbox)
+    ));
+    write(
+        home.path(),
+        ".docker/config.json",
+        &format!(
+            "{{\"auths\":{{\"http://{}\":{{\"auth\":\"{auth}\"}}}}}}",
+            sandbox.var("SANDBOX_REGISTRY")
+        ),
+    );
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .args(["push", "--progress", "json", &reference]),
+    )
+    .success();
+    let digest = registry_digest(&repo, "v1").unwrap();
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(|e| e["type"] == "push-started"
+            && e["login_source"]
+                .as_str()
+                .unwrap()
+                .contains("docker config")),
+        "{out}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "push-result" && e["digest"] == digest.as_str()),
+        "{out}"
+    );
+    assert!(!out.stdout.contains(&auth) && !out.stderr.contains(&registry_password(sandbox)));
+}
+
+#[test]
+fn a_refused_login_fails_at_once_without_retrying() {
+    let _lock = build_lock();
+    let dir = small_project("denied");
+    let repo = repository("denied");
+    let tag = format!("{repo}:x");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let wrong = "wrong-registry-canary-pass";
+    let started = Instant::now();
+    let out = Outcome::of(
+        build_push(dir.path(), home.path(), &[&tag])
+            .env("SHIPIMG_REGISTRY_PASSWORD", wrong)
+            .args(["--progress", "plain", "--push-attempts", "5"]),
+    )
+    .code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no backoff was waited"
+    );
+    assert!(
+        !out.stderr.contains("attempt 2 of 5"),
+        "a refused login is not retried\n{out}"
+    );
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "error: the registry {} refused login `_json_key_base64` from SHIPIMG_REGISTRY_USERNAME/SHIPIMG_REGISTRY_PASSWORD for {tag}: ",
+            Sandbox::get().var("SANDBOX_REGISTRY")
+        )),
+        "{out}"
+    );
+    assert!(error.ends_with("(no tag was pushed)"), "{out}");
+    assert!(!out.stderr.contains(wrong), "{out}");
+    assert_eq!(registry_digest(&repo, "x"), None);
+}
+
+#[test]
+fn a_partial_push_fails_and_names_what_made_it() {
+    let _lock = build_lock();
+    let dir = small_project("partial");
+    let repo = repository("partial");
+    let good = format!("{repo}:ok");
+    // Nothing listens on port 9: a registry that never answers.
+    let bad = "127.0.0.1:9/shipimg-test/nowhere:x".to_owned();
+    let _guard = ImageGuard::new([good.clone(), bad.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(build_push(dir.path(), home.path(), &[&good, &bad]).args([
+        "--progress",
+        "plain",
+        "--push-attempts",
+        "2",
+        "--push-backoff-max",
+        "0.2",
+    ]))
+    .code(1);
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&format!("could not push {bad} after 2 attempts")),
+        "{out}"
+    );
+    assert!(
+        error.ends_with(&format!("(pushed 1 of 2: {good})")),
+        "{out}"
+    );
+    assert!(registry_digest(&repo, "ok").is_some());
+}
+
+/// Builds an image with one large layer, for pushes that take long enough to interrupt.
+fn large_image(repo: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN head -c 400000000 /dev/urandom > /large && echo {}\n",
+            Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    (dir, format!("{repo}:large"))
+}
+
+/// Runs `cmd` with json progress, calling `on_event` for each event line until it returns
+/// false; then waits for the exit.
+fn watch_events(
+    cmd: &mut Command,
+    mut on_event: impl FnMut(&serde_json::Value) -> bool,
+) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_thread =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut watching = true;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if watching && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+            watching = on_event(&event);
+        }
+    }
+    let status = child.wait().unwrap();
+    (status.code(), err_thread.join().unwrap())
+}
+
+/// The registry goes away in the middle of a large layer and stays away: the push is retried,
+/// then fails with exit 1, and nothing half-done is reported as pushed.
+#[test]
+fn a_registry_that_stays_down_mid_layer_fails_after_retries() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let repo = repository("down");
+    let (dir, tag) = large_image(&repo);
+    let _guard = ImageGuard::new([tag.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let script = repo_root().join("fixtures/sandbox.sh");
+    let mut stopped = false;
+    let mut retried = false;
+    let (code, stderr) = watch_events(
+        build_push(dir.path(), home.path(), &[&tag]).args([
+            "--progress",
+            "json",
+            "--push-attempts",
+            "2",
+            "--push-backoff-max",
+            "1",
+        ]),
+        |event| {
+            if !stopped
+                && event["type"] == "push-layer"
+                && event["status"] == "Pushing"
+                && event["current"].as_u64().unwrap_or(0) > 0
+            {
+                Outcome::of(Command::new("bash").arg(&script).args(["registry", "stop"])).success();
+                stopped = true;
+            }
+            retried |= event["type"] == "push-retry";
+            true
+        },
+    );
+    Outcome::of(
+        Command::new("bash")
+            .arg(&script)
+            .args(["registry", "start"]),
+    )
+    .success();
+    assert!(stopped, "the push never reached the large layer\n{stderr}");
+    assert!(retried, "the push was not retried\n{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: could not push {tag} after 2 attempts")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Pushed "), "{stderr}");
+    let _ = sandbox;
+}
+
+/// The registry is down when the push starts and comes back while shipimg waits to retry: the
+/// push completes, and the digest is the registry's.
+#[test]
+fn a_registry_back_during_the_backoff_lets_the_push_complete() {
+    let _lock = build_lock();
+    let dir = small_project("back");
+    let repo = repository("back");
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let script = repo_root().join("fixtures/sandbox.sh");
+    // Build first, so the outage only meets the push.
+    Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", Sandbox::get().docker_host())
+            .current_dir(dir.path())
+            .args(["build", "-q", "-t", &tag]),
+    )
+    .success();
+    Outcome::of(Command::new("bash").arg(&script).args(["registry", "stop"])).success();
+    let mut restarted = false;
+    let mut result = None;
+    let mut push = shipimg(home.path());
+    push.env("DOCKER_HOST", Sandbox::get().docker_host())
+        .env(
+            "SHIPIMG_REGISTRY_USERNAME",
+            Sandbox::get().var("SANDBOX_REGISTRY_USERNAME"),
+        )
+        .env(
+            "SHIPIMG_REGISTRY_PASSWORD",
+            registry_password(Sandbox::get()),
+        )
+        .args([
+            "push",
+            "--progress",
+            "json",
+            "--push-attempts",
+            "6",
+            "--push-backoff-max",
+            "3",
+            &tag,
+        ]);
+    let (code, stderr) = watch_events(&mut push, |event| {
+        if !restarted && event["type"] == "push-retry" {
+            Outcome::of(
+                Command::new("bash")
+                    .arg(&script)
+                    .args(["registry", "start"]),
+            )
+            .success();
+            restarted = true;
+        }
+        if event["type"] == "push-result" {
+            result = event["digest"].as_str().map(str::to_owned);
+        }
+        true
+    });
+    if !restarted {
+        Outcome::of(
+            Command::new("bash")
+                .arg(&script)
+                .args(["registry", "start"]),
+        )
+        .success();
+    }
+    assert!(restarted, "no retry was announced\n{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(result, registry_digest(&repo, "1"), "{stderr}");
+}
+
+/// A credential helper named in `credHelpers` logs the push in; only it runs.
+#[test]
+fn push_with_a_credential_helper() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let registry = sandbox.var("SANDBOX_REGISTRY");
+    let repo = repository("helper");
+    let reference = format!("{repo}:h1");
+    let _guard = ImageGuard::new([reference.clone()]);
+    Outcome::of(
+        sandbox
+            .docker()
+            .args(["tag", sandbox.var("SANDBOX_BUSYBOX_IMAGE"), &reference]),
+    )
+    .success();
+    let helpers = tempfile::tempdir().unwrap();
+    write(
+        helpers.path(),
+        "docker-credential-shipimg-push",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\n[ \"$host\" = \"{registry}\" ] || {{ echo \"credentials not found in native keychain\"; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{}\",\"Secret\":\"%s\"}}' \"$host\" \"$(cat '{}')\"\n",
+            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+            sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")
+        ),
+    );
+    std::fs::set_permissions(
+        helpers.path().join("docker-credential-shipimg-push"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".docker/config.json",
+        &format!(
+            "{{\"credHelpers\":{{\"{registry}\":\"shipimg-push\",\"gcr.io\":\"not-installed\"}}}}"
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        helpers.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env("PATH", path)
+            .args(["push", "--progress", "plain", &reference]),
+    )
+    .success();
+    assert!(
+        out.stderr
+            .contains("login from credential helper docker-credential-shipimg-push"),
+        "{out}"
+    );
+    assert!(registry_digest(&repo, "h1").is_some());
+}
