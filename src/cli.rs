@@ -47,18 +47,27 @@ pub enum Command {
     /// Push images already in the engine to their registries
     Push(PushArgs),
     /// Scan a local image for credentials it must not carry
-    Scan(StubArgs),
+    Scan(ScanArgs),
     /// Show, or write as a tar, the build context that `build` would send
     Context(ContextArgs),
     /// Check the connection to the Docker Engine and what it supports
     Doctor(DoctorArgs),
 }
 
-/// Arguments of a subcommand that is not implemented yet: accepted, then refused.
+/// `shipimg scan IMAGE`
 #[derive(Debug, Args)]
-pub struct StubArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+pub struct ScanArgs {
+    /// The image in the engine to scan
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// A file whose content must not be in the image; repeatable
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_files: Vec<std::path::PathBuf>,
+
+    /// An environment variable whose value must not be in the image; repeatable
+    #[arg(long = "secret-env", value_name = "VAR")]
+    pub secret_envs: Vec<String>,
 }
 
 /// `shipimg build`: flags named as `docker buildx build` names them.
@@ -122,9 +131,17 @@ pub struct BuildArgs {
     #[arg(long = "allow-context-file", value_name = "PATH")]
     pub allow_context_file: Vec<std::path::PathBuf>,
 
-    /// Push every `-t` tag after a successful build
+    /// Push every `-t` tag after a successful build and a clean leak scan
     #[arg(long)]
     pub push: bool,
+
+    /// Only lint the Dockerfile for secrets; build nothing
+    #[arg(long)]
+    pub lint_only: bool,
+
+    /// Let an earlier build stage COPY a credential file (it still stays in the build cache)
+    #[arg(long)]
+    pub allow_secret_copy: bool,
 
     #[command(flatten)]
     pub retry: RetryArgs,

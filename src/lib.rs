@@ -26,11 +26,13 @@ pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod labels;
+pub mod lint;
 pub mod printer;
 pub mod progress;
 pub mod publish;
 pub mod redact;
 pub mod registry;
+pub mod scan;
 pub mod session;
 pub mod settings;
 

@@ -123,6 +123,10 @@ pub struct BuildSettings {
     pub progress: ProgressSetting,
     /// `--push`: what to push afterwards.
     pub push: Option<PushSettings>,
+    /// `--lint-only`.
+    pub lint_only: bool,
+    /// `--allow-secret-copy`.
+    pub allow_secret_copy: bool,
 }
 
 /// What a push will do: `shipimg push`, or `shipimg build --push`.
@@ -231,6 +235,7 @@ impl BuildSettings {
                 dir: args.path.clone(),
                 dockerfile: args.file.clone(),
                 allow_files: args.allow_context_file.clone(),
+                check_copies: true,
             },
             tags: args.tags.clone(),
             build_args,
@@ -254,6 +259,8 @@ impl BuildSettings {
             metadata_file: args.metadata_file.clone(),
             progress,
             push,
+            lint_only: args.lint_only,
+            allow_secret_copy: args.allow_secret_copy,
         })
     }
 }

@@ -63,9 +63,18 @@ pub async fn run(
         home: std::env::home_dir(),
     };
     let index = resolve_index_credentials(&index_options, &index_env)?;
-    let index = add_google_tokens(index, &settings.index_urls).await?;
     let cwd = std::env::current_dir()?;
-    let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    // The lint below is the fuller, stage-aware check of credential COPYs.
+    let context_options = crate::context::ContextOptions {
+        check_copies: false,
+        ..settings.context.clone()
+    };
+    let plan = ContextPlan::new(&context_options, &cwd).map_err(super::context::context_error)?;
+    lint_dockerfile(&plan, &settings, &secrets, index.as_ref(), printer)?;
+    if settings.lint_only {
+        return Ok(ExitStatus::Success);
+    }
+    let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
     let plan_dockerfile = plan.dockerfile.clone();
 
@@ -108,7 +117,35 @@ pub async fn run(
     }
     // Logins for the registries the base images come from, fetched now, right before the
     // pulls; the engine asks for them over the session when a registry wants one.
+    let mut scan_secrets: Vec<crate::scan::ScanSecret> = secrets
+        .iter()
+        .filter(|s| s.id != "netrc")
+        .map(|s| crate::scan::ScanSecret {
+            id: format!("--secret {}", s.id),
+            value: secrecy::SecretSlice::from(s.value.expose_secret().to_vec()),
+            login: None,
+        })
+        .collect();
+    if let Some(index) = &index {
+        for entry in index.netrc.entries() {
+            if let Some(password) = &entry.password {
+                scan_secrets.push(crate::scan::ScanSecret {
+                    id: format!(
+                        "netrc password for {}",
+                        entry.machine.as_deref().unwrap_or("default")
+                    ),
+                    value: secrecy::SecretSlice::from(password.expose_secret().as_bytes().to_vec()),
+                    login: entry.login.clone(),
+                });
+            }
+        }
+    }
     for (host, login) in base_image_logins(&plan_dockerfile, &settings.tags, &var).await? {
+        scan_secrets.push(crate::scan::ScanSecret {
+            id: format!("registry password for {host}"),
+            value: secrecy::SecretSlice::from(login.secret.expose_secret().as_bytes().to_vec()),
+            login: Some(login.username.clone()),
+        });
         printer.status(
             "Credentials",
             &format!("registry {host} from {} (base images)", login.source),
@@ -268,6 +305,31 @@ pub async fn run(
     write_results(&settings, &image_id)?;
     match &settings.push {
         Some(push) => {
+            // The push registries' own logins must not be in the image either.
+            for reference in &push.references {
+                let host = registry_host(reference);
+                if let Some(login) = login_for_host(&host, true, &var).await? {
+                    scan_secrets.push(crate::scan::ScanSecret {
+                        id: format!("registry password for {host}"),
+                        value: secrecy::SecretSlice::from(
+                            login.secret.expose_secret().as_bytes().to_vec(),
+                        ),
+                        login: Some(login.username.clone()),
+                    });
+                }
+            }
+            // Nothing reaches the registry unless the image is clean: exit 3 otherwise.
+            let scanned = super::scan::scan_and_report(
+                &engine,
+                &image_id,
+                &push.references[0],
+                &scan_secrets,
+                printer,
+            )
+            .await?;
+            if scanned != ExitStatus::Success {
+                return Ok(scanned);
+            }
             let image = super::push::LocalImage {
                 id: image_id,
                 size: None,
@@ -285,6 +347,81 @@ fn secret_error(err: SecretError) -> CliError {
         SecretError::TooLarge { .. } => "BuildKit secrets are limited to 500 KiB",
     };
     CliError::user(err.to_string()).with_hint(hint)
+}
+
+/// Lints the Dockerfile: warnings are shown, errors stop the build before anything runs.
+fn lint_dockerfile(
+    plan: &ContextPlan,
+    settings: &BuildSettings,
+    secrets: &[LoadedSecret],
+    index: Option<&IndexCredentials>,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
+        CliError::user(format!(
+            "failed to read Dockerfile `{}`: {err}",
+            plan.dockerfile.display()
+        ))
+    })?;
+    let name = plan
+        .dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let mut held: Vec<Vec<u8>> = secrets
+        .iter()
+        .map(|s| s.value.expose_secret().to_vec())
+        .collect();
+    if let Some(index) = index {
+        for entry in index.netrc.entries() {
+            if let Some(password) = &entry.password {
+                held.push(password.expose_secret().as_bytes().to_vec());
+            }
+        }
+    }
+    let held_refs: Vec<&[u8]> = held.iter().map(Vec::as_slice).collect();
+    let options = crate::lint::LintOptions {
+        allow_secret_copy: settings.allow_secret_copy,
+        context_dir: Some(&plan.dir),
+        allowed_files: Some(&plan.allowed),
+        target: settings.target.as_deref(),
+        build_args: &settings.build_args,
+        secret_values: &held_refs,
+    };
+    let report =
+        crate::lint::lint(&text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
+    for held in &mut held {
+        held.fill(0);
+    }
+    for warning in report.warnings() {
+        printer.warn(&format!("{}\n  hint: {}", warning.headline(), warning.fix));
+    }
+    let errors: Vec<_> = report.errors().collect();
+    match errors.as_slice() {
+        [] => {
+            if settings.lint_only {
+                printer.status(
+                    "Linted",
+                    &format!(
+                        "{name}: no errors, {} warning(s)",
+                        report.warnings().count()
+                    ),
+                );
+            }
+            Ok(())
+        }
+        [only] => Err(CliError::user(only.headline()).with_hint(only.fix.clone())),
+        many => {
+            for finding in many {
+                printer.error(&CliError::user(finding.headline()).with_hint(finding.fix.clone()));
+            }
+            Err(CliError::user(format!(
+                "the Dockerfile lint found {} errors, listed above; nothing was built",
+                many.len()
+            ))
+            .with_hint("fix them, or silence one with `# shipimg:allow RULE` on the line above it"))
+        }
+    }
 }
 
 /// Where shipimg looks for the index netrc, for the error when it finds none.

@@ -22,6 +22,7 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
         dir: args.path.clone(),
         dockerfile: args.file.clone(),
         allow_files: args.allow_context_file.clone(),
+        check_copies: true,
     };
     let output = args.output.as_ref().map(|path| {
         if path.as_os_str() == "-" {

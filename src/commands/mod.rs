@@ -5,11 +5,12 @@ mod build;
 mod context;
 mod doctor;
 mod push;
+mod scan;
 
 pub use push::retry_policy;
 
 use crate::cli::Command;
-use crate::error::{CliError, ExitStatus};
+use crate::error::ExitStatus;
 use crate::printer::Printer;
 use crate::settings::GlobalSettings;
 
@@ -23,11 +24,7 @@ pub async fn dispatch(
         Command::Doctor(args) => doctor::run(&args, global, printer).await,
         Command::Build(args) => build::run(&args, global, printer).await,
         Command::Push(args) => push::run(&args, global, printer).await,
-        Command::Scan(_) => not_implemented("scan"),
+        Command::Scan(args) => scan::run(&args, printer).await,
         Command::Context(args) => context::run(&args, printer).await,
     }
-}
-
-fn not_implemented(name: &str) -> anyhow::Result<ExitStatus> {
-    Err(CliError::usage(format!("`shipimg {name}` is not implemented yet")).into())
 }

@@ -23,7 +23,7 @@ use self::guard::{CONTENT_PEEK, CredentialKind, NameVerdict};
 use self::ignore::Matcher;
 
 /// What the user asked for: `shipimg context [PATH] [-f Dockerfile] [--allow-context-file F]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ContextOptions {
     /// The context directory.
     pub dir: PathBuf,
@@ -33,6 +33,9 @@ pub struct ContextOptions {
     /// `--allow-context-file`: credential-looking files to send anyway, relative to the context
     /// (or absolute inside it).
     pub allow_files: Vec<PathBuf>,
+    /// Refuse a Dockerfile that copies a credential file. `build` turns this off and runs the
+    /// stage-aware lint instead.
+    pub check_copies: bool,
 }
 
 /// Why a context cannot be staged.
@@ -228,6 +231,7 @@ impl ContextPlan {
             allowed.insert(rel.as_os_str().as_bytes().to_vec());
         }
 
+        let check_copies = options.check_copies;
         let plan = Self {
             dir,
             dockerfile,
@@ -237,7 +241,9 @@ impl ContextPlan {
             matcher,
             allowed,
         };
-        plan.refuse_credential_copies(&text)?;
+        if check_copies {
+            plan.refuse_credential_copies(&text)?;
+        }
         Ok(plan)
     }
 

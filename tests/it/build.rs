@@ -550,3 +550,94 @@ fn oci_labels_come_from_git_and_pyproject() {
     assert_eq!(labels["kind"], "test");
     assert!(!out.stdout.contains("canaryToken"));
 }
+
+/// The recipe users copy today (shared/notes/seed-article.md): a netrc COPYd into the build
+/// stage. The lint stops it before anything runs, naming the line and the rule.
+#[test]
+fn the_seed_recipe_is_stopped_by_the_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {py} as build\nWORKDIR /opt/workdir\nCOPY .netrc /root/.netrc\nRUN pip install .\n\nFROM {py}\nCOPY --from=build /opt/workdir/.venv .venv\n",
+            py = Sandbox::get().var("SANDBOX_PYTHON_IMAGE")
+        ),
+    );
+    write(
+        dir.path(),
+        ".netrc",
+        "machine idx login ci password lint-canary-pw\n",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(
+        shipimg_build(home.path())
+            .current_dir(dir.path())
+            .args(["--progress", "plain"]),
+    )
+    .code(1);
+    let first = out.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "error: Dockerfile:3: [SL002 copy-credential-stage] `COPY .netrc /root/.netrc`"
+        ),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("#1 "), "nothing was built\n{out}");
+    assert!(!out.stderr.contains("lint-canary-pw"), "{out}");
+}
+
+#[test]
+fn lint_only_reports_and_builds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nARG PIP_INDEX_PASSWORD\nENV API_TOKEN=$PIP_INDEX_PASSWORD\n# shipimg:allow SL005 a documented example\nRUN echo https://user:pass@example.com/simple\n",
+            busybox()
+        ),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(
+        shipimg_build(home.path())
+            .current_dir(dir.path())
+            .arg("--lint-only"),
+    )
+    .code(1);
+    assert!(
+        out.stderr
+            .contains("warning: Dockerfile:2: [SL004 secret-arg]"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .starts_with("error: Dockerfile:3: [SL003 secret-env]")
+            || out
+                .stderr
+                .contains("\nerror: Dockerfile:3: [SL003 secret-env]"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("SL005"), "silenced on its line\n{out}");
+
+    // A build argument that carries a secret shipimg holds is refused.
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {}\nARG CACHE_BUST\n", busybox()),
+    );
+    write(dir.path(), "tok", "held-secret-value-42");
+    let out = Outcome::of(shipimg_build(home.path()).current_dir(dir.path()).args([
+        "--lint-only",
+        "--secret",
+        "id=tok,src=tok",
+        "--build-arg",
+        "CACHE_BUST=held-secret-value-42",
+    ]))
+    .code(1);
+    assert!(
+        out.stderr.contains("[SL006 build-arg-secret]") && out.stderr.contains("CACHE_BUST"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("held-secret-value-42"), "{out}");
+}

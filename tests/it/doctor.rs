@@ -140,14 +140,3 @@ fn doctor_rejects_a_malformed_docker_host() {
         "{out}"
     );
 }
-
-#[test]
-fn commands_from_later_issues_refuse_plainly() {
-    let home = tempfile::tempdir().unwrap();
-    let out = Outcome::of(shipimg(home.path()).arg("scan")).code(2);
-    assert_eq!(
-        out.stderr.trim_end(),
-        "error: `shipimg scan` is not implemented yet",
-        "{out}"
-    );
-}

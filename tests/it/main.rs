@@ -10,3 +10,4 @@ mod doctor;
 mod google;
 mod push;
 mod sandbox;
+mod scan;

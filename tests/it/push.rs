@@ -540,3 +540,75 @@ fn push_with_a_credential_helper() {
     );
     assert!(registry_digest(&repo, "h1").is_some());
 }
+
+/// A step that copies its mounted secret into the image: the scan finds it, exit 3, nothing
+/// reaches the registry, and the output never shows the value. `shipimg scan` says the same.
+#[test]
+fn a_leaky_image_is_never_pushed() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let dir = tempfile::tempdir().unwrap();
+    let canary = format!("leak-canary-{}-value", std::process::id());
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN --mount=type=secret,id=tok,required=true cp /run/secrets/tok /leaked && echo {}\n",
+            sandbox.var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    write(dir.path(), "tok", &canary);
+    let repo = repository("leak");
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(build_push(dir.path(), home.path(), &[&tag]).args([
+        "--progress",
+        "plain",
+        "--secret",
+        "id=tok,src=tok",
+    ]))
+    .code(3);
+    assert!(
+        out.stderr
+            .contains(&format!("error: secret found in image `{tag}`")),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("`leaked`") && out.stderr.contains("--secret tok"),
+        "names the file and the secret\n{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("made by `RUN cp /run/secrets/tok /leaked"),
+        "names the step\n{out}"
+    );
+    assert!(
+        !out.stderr.contains(&canary) && !out.stdout.contains(&canary),
+        "{out}"
+    );
+    assert_eq!(registry_digest(&repo, "1"), None, "nothing was pushed");
+
+    let scan = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env("LEAK", &canary)
+            .args(["scan", &tag, "--secret-env", "LEAK"]),
+    )
+    .code(3);
+    assert!(scan.stderr.contains("--secret-env LEAK"), "{scan}");
+    let clean = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env("OTHER", "not-in-the-image-at-all")
+            .args([
+                "scan",
+                sandbox.var("SANDBOX_BUSYBOX_IMAGE"),
+                "--secret-env",
+                "OTHER",
+            ]),
+    )
+    .success();
+    assert!(clean.stderr.contains("no secret found"), "{clean}");
+}

@@ -1,0 +1,1301 @@
+//! The leak scan: proves an image carries none of the build's secrets and no credential file.
+//!
+//! The image is read as the engine exports it (`docker save`: an outer tar holding
+//! `manifest.json`, the config JSON and one tar per layer, plain or gzip) as a stream: nothing is
+//! unpacked to disk and no layer is held in memory. One blocking thread reads the outer tar and
+//! hands each layer's bytes, in bounded chunks, to one of a fixed set of worker threads; the
+//! worker reads the layer's own tar entry by entry and searches every file's bytes, chunk by
+//! chunk with an overlap of (longest needle - 1) bytes, for all secret encodings at once
+//! (aho-corasick). File names are checked against the context guard's credential list
+//! ([`crate::context::guard`]) in every layer, so a file a later layer deletes is still found: it
+//! still ships in the layer that added it.
+//!
+//! The image config (Env, Labels, Cmd, Entrypoint, history) is searched with the same needles.
+//! `manifest.json` comes last in a 20.10 save stream, so layer findings are kept by their path in
+//! the archive and mapped to the config's history (its non-empty entries, in order) at the end.
+//!
+//! A [`Finding`] names the layer, the path and the secret's id, never its value: a history step
+//! shown with a finding has every secret encoding in it masked.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretSlice};
+use serde::Deserialize;
+
+use crate::context::guard::{self, CONTENT_PEEK, NameVerdict};
+use crate::engine::Engine;
+
+/// Values shorter than this are not searched: they would match everywhere.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Shifted base64 forms shorter than this are left out: too short to mean anything.
+const MIN_BASE64_CORE: usize = 6;
+
+/// Bytes a worker searches at once (plus the overlap carried from the previous chunk).
+const SCAN_CHUNK: usize = 256 * 1024;
+
+/// Bytes of a layer the outer-tar reader hands to its worker at once.
+const FEED_CHUNK: usize = 256 * 1024;
+
+/// Chunks in flight per layer: bounds memory at `threads * FEED_DEPTH * FEED_CHUNK`.
+const FEED_DEPTH: usize = 32;
+
+/// JSON files of the save archive (manifest, config) larger than this are not read.
+const MAX_JSON: u64 = 64 << 20;
+
+/// Width of a history step shown with a finding.
+const STEP_WIDTH: usize = 100;
+
+/// A secret value the build had, to look for in the image.
+#[derive(Debug)]
+pub struct ScanSecret {
+    /// What to call it in a finding: `netrc`, `--secret tok`, `SHIPIMG_REGISTRY_PASSWORD`.
+    pub id: String,
+    /// The value. Values shorter than [`MIN_SECRET_LEN`] bytes are ignored.
+    pub value: SecretSlice<u8>,
+    /// The login that goes with it, if any: `base64(login:value)` (HTTP basic auth, docker
+    /// config `auth`) is searched for too.
+    pub login: Option<String>,
+}
+
+/// What was found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FindingKind {
+    /// A secret value, in some encoding.
+    Secret {
+        /// The secret's [`ScanSecret::id`].
+        id: String,
+    },
+    /// A file whose name (and, for some kinds, content) says it is a credential.
+    CredentialFile {
+        /// Why it is one, from the context guard.
+        reason: String,
+    },
+}
+
+/// One place where the image carries a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The layer: its diff id (`sha256:...`) when the config lists it, else its path in the save
+    /// archive. `None` for the image config.
+    pub layer: Option<String>,
+    /// The layer's position (0-based, bottom first), when known.
+    pub layer_index: Option<usize>,
+    /// The file path in the layer, or `config: Env NAME`, `config: Labels`, `history` ...
+    pub path: Option<String>,
+    /// What was found.
+    pub what: FindingKind,
+    /// The Dockerfile step that made the layer (the history's `created_by`, shortened and with
+    /// every secret masked), when it can be known.
+    pub step: Option<String>,
+    /// Whether a later layer deletes this file: it still ships, in this layer.
+    pub deleted_later: bool,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.layer, self.layer_index) {
+            (Some(layer), Some(index)) => write!(f, "layer {} ({layer})", index + 1)?,
+            (Some(layer), None) => write!(f, "layer {layer}")?,
+            (None, _) => f.write_str("image config")?,
+        }
+        if let Some(path) = &self.path {
+            write!(f, ": `{path}`")?;
+        }
+        match &self.what {
+            FindingKind::Secret { id } => write!(f, ": secret `{id}`")?,
+            FindingKind::CredentialFile { reason } => write!(f, ": credential file ({reason})")?,
+        }
+        if self.deleted_later {
+            f.write_str(", deleted by a later layer but still shipped in this one")?;
+        }
+        if let Some(step) = &self.step {
+            write!(f, "; made by `{step}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanReport {
+    /// Everything found, layers bottom first, then the config.
+    pub findings: Vec<Finding>,
+    /// Layers read.
+    pub layers: usize,
+    /// Files read, over all layers.
+    pub files: u64,
+    /// File bytes searched, over all layers (uncompressed).
+    pub bytes: u64,
+}
+
+impl ScanReport {
+    /// Whether the image is clean.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Why a scan could not finish. A scan that finishes with findings is not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The engine has no such image.
+    #[error("no such image `{image}`")]
+    NoSuchImage {
+        /// The image asked for.
+        image: String,
+    },
+    /// The engine failed to export the image.
+    #[error("the engine failed to export `{image}`")]
+    Export {
+        /// The image asked for.
+        image: String,
+        /// What the engine said.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// Reading the export stream failed.
+    #[error("cannot read the image archive")]
+    Read(#[source] io::Error),
+    /// A layer could not be read.
+    #[error("cannot read layer `{layer}`")]
+    Layer {
+        /// The layer's path in the archive.
+        layer: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The archive is not a `docker save` archive.
+    #[error("not an image archive: {0}")]
+    Format(String),
+}
+
+/// Exports `image` from the engine and scans it; see the [module docs](self).
+///
+/// `threads` is the number of layer workers; 0 means one per core.
+pub async fn scan_image(
+    engine: &Engine,
+    image: &str,
+    secrets: &[ScanSecret],
+    threads: usize,
+) -> Result<ScanReport, ScanError> {
+    let needles = Arc::new(Needles::new(secrets));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(16);
+    let mut stream = Box::pin(engine.docker().export_images(&[image]));
+    let pump = tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(bytes) => {
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(err) => {
+                    let _ = tx
+                        .send(Err(io::Error::other("the export stream failed")))
+                        .await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    });
+    let scan =
+        tokio::task::spawn_blocking(move || scan_with(StreamReader::new(rx), &needles, threads))
+            .await
+            .map_err(|err| ScanError::Read(io::Error::other(err)))?;
+    let pumped = pump
+        .await
+        .map_err(|err| ScanError::Read(io::Error::other(err)))?;
+    if let Err(source) = pumped {
+        return Err(match source {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            } => ScanError::NoSuchImage {
+                image: image.to_owned(),
+            },
+            source => ScanError::Export {
+                image: image.to_owned(),
+                source,
+            },
+        });
+    }
+    scan
+}
+
+/// Scans a `docker save` archive read from `reader`; see the [module docs](self).
+///
+/// `threads` is the number of layer workers; 0 means one per core.
+pub fn scan_save_stream<R: Read>(
+    reader: R,
+    secrets: &[ScanSecret],
+    threads: usize,
+) -> Result<ScanReport, ScanError> {
+    scan_with(reader, &Needles::new(secrets), threads)
+}
+
+/// The async export stream as a blocking [`Read`].
+struct StreamReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
+    current: Bytes,
+}
+
+impl StreamReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(err)) => return Err(err),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Every encoding of every secret, in one automaton.
+struct Needles {
+    /// `None` when there is nothing to look for.
+    automaton: Option<AhoCorasick>,
+    /// Pattern index -> secret id.
+    ids: Vec<String>,
+    /// Longest needle, in bytes.
+    longest: usize,
+}
+
+impl Needles {
+    fn new(secrets: &[ScanSecret]) -> Self {
+        let mut seen = HashSet::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut ids = Vec::new();
+        for secret in secrets {
+            let value = secret.value.expose_secret();
+            if value.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            for needle in encodings(value, secret.login.as_deref()) {
+                if seen.insert(needle.clone()) {
+                    patterns.push(needle);
+                    ids.push(secret.id.clone());
+                }
+            }
+        }
+        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
+        let automaton = (!patterns.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .or_else(|_| AhoCorasick::new(&patterns))
+                .expect("literal patterns always build")
+        });
+        Self {
+            automaton,
+            ids,
+            longest,
+        }
+    }
+
+    /// Ids of the secrets found in `haystack`, in pattern order.
+    fn find_in(&self, haystack: &[u8], found: &mut BTreeSet<usize>) {
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_iter(haystack) {
+                found.insert(m.pattern().as_usize());
+            }
+        }
+    }
+
+    /// `text` with every needle replaced by `****`.
+    fn mask(&self, text: &str) -> String {
+        match &self.automaton {
+            Some(ac) => {
+                let bytes = ac.replace_all_bytes(text.as_bytes(), &vec!["****"; self.ids.len()]);
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// The forms a value takes in files: raw, percent-encoded, base64 in both alphabets at each of
+/// the three alignments it can have inside a longer base64 text, and `base64(login:value)`.
+fn encodings(value: &[u8], login: Option<&str>) -> Vec<Vec<u8>> {
+    let mut out = vec![value.to_vec()];
+    for upper in [true, false] {
+        let encoded = percent_encode(value, upper);
+        if encoded != value {
+            out.push(encoded);
+        }
+    }
+    out.push(STANDARD.encode(value).into_bytes());
+    out.push(URL_SAFE.encode(value).into_bytes());
+    for shift in 0..3 {
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let core = base64_core(engine, value, shift);
+            if core.len() >= MIN_BASE64_CORE {
+                out.push(core);
+            }
+        }
+    }
+    if let Some(login) = login {
+        let mut pair = login.as_bytes().to_vec();
+        pair.push(b':');
+        pair.extend_from_slice(value);
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            out.push(engine.encode(&pair).into_bytes());
+        }
+    }
+    out
+}
+
+/// The base64 characters that depend only on `value` when it starts `shift` bytes into a
+/// 3-byte group of a longer text.
+fn base64_core(engine: &base64::engine::GeneralPurpose, value: &[u8], shift: usize) -> Vec<u8> {
+    let mut padded = vec![0u8; shift];
+    padded.extend_from_slice(value);
+    let encoded = engine.encode(&padded).into_bytes();
+    let first = (8 * shift).div_ceil(6);
+    let end = (8 * (shift + value.len())) / 6;
+    encoded.get(first..end).unwrap_or_default().to_vec()
+}
+
+fn percent_encode(value: &[u8], upper: bool) -> Vec<u8> {
+    let hex: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut out = Vec::with_capacity(value.len());
+    for &b in value {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', hex[usize::from(b >> 4)], hex[usize::from(b & 15)]]);
+        }
+    }
+    out
+}
+
+/// A layer handed to a worker.
+struct Job {
+    /// Its path in the save archive.
+    path: String,
+    gzip: bool,
+    chunks: Receiver<Vec<u8>>,
+}
+
+/// What a worker found in one layer.
+#[derive(Default)]
+struct LayerResult {
+    path: String,
+    hits: Vec<(String, FindingKind)>,
+    /// Paths deleted by whiteouts, and directories made opaque.
+    deleted: HashSet<String>,
+    opaque: HashSet<String>,
+    files: u64,
+    bytes: u64,
+    error: Option<io::Error>,
+}
+
+/// A layer's chunks as a [`Read`].
+struct ChunkReader {
+    chunks: Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn scan_with<R: Read>(
+    reader: R,
+    needles: &Needles,
+    threads: usize,
+) -> Result<ScanReport, ScanError> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(0);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (result_tx, result_rx) = mpsc::channel::<LayerResult>();
+    let outer = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let jobs = Arc::clone(&job_rx);
+            let results: Sender<LayerResult> = result_tx.clone();
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let job = match jobs.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let _ = results.send(scan_layer(job, needles, &mut buf));
+                }
+            });
+        }
+        let outer = read_outer(reader, &job_tx);
+        drop(job_tx);
+        outer
+    });
+    drop(result_tx);
+    let outer = outer?;
+    let mut layers: HashMap<String, LayerResult> = HashMap::new();
+    for result in result_rx {
+        if let Some(source) = result.error {
+            return Err(ScanError::Layer {
+                layer: result.path,
+                source,
+            });
+        }
+        layers.insert(result.path.clone(), result);
+    }
+    assemble(outer, layers, needles)
+}
+
+/// What the outer tar holds besides layers.
+#[derive(Default)]
+struct Outer {
+    /// JSON files (manifest, config) by path.
+    json: HashMap<String, Vec<u8>>,
+    /// Symlinked entries (a layer shared by two ids): path -> target path.
+    links: HashMap<String, String>,
+}
+
+/// Reads the outer tar, sending each layer to a worker.
+fn read_outer<R: Read>(reader: R, jobs: &SyncSender<Job>) -> Result<Outer, ScanError> {
+    let mut outer = Outer::default();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(ScanError::Read)? {
+        let mut entry = entry.map_err(ScanError::Read)?;
+        let path = normalize(&entry.path_bytes());
+        let header = entry.header();
+        if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+            let symlink = header.entry_type().is_symlink();
+            if let Some(target) = entry.link_name_bytes() {
+                let target = match symlink {
+                    true => resolve_link(&path, &target),
+                    // Hard link targets are archive paths.
+                    false => normalize(&target),
+                };
+                outer.links.insert(path.clone(), target);
+            }
+            continue;
+        }
+        if !header.entry_type().is_file() {
+            continue;
+        }
+        let size = entry.size();
+        let mut head = vec![0u8; 512.min(size as usize)];
+        entry.read_exact(&mut head).map_err(ScanError::Read)?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let is_tar = head.len() >= 262 && &head[257..262] == b"ustar";
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Err(ScanError::Layer {
+                layer: path,
+                source: io::Error::other("zstd-compressed layers are not supported"),
+            });
+        }
+        if gzip || is_tar || path.ends_with("layer.tar") {
+            feed_layer(path, gzip, head, &mut entry, jobs)?;
+        } else if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
+            let mut json = head;
+            entry.read_to_end(&mut json).map_err(ScanError::Read)?;
+            outer.json.insert(path, json);
+        }
+    }
+    Ok(outer)
+}
+
+fn feed_layer(
+    path: String,
+    gzip: bool,
+    head: Vec<u8>,
+    entry: &mut impl Read,
+    jobs: &SyncSender<Job>,
+) -> Result<(), ScanError> {
+    let (tx, rx) = mpsc::sync_channel(FEED_DEPTH);
+    jobs.send(Job {
+        path,
+        gzip,
+        chunks: rx,
+    })
+    .map_err(|_| ScanError::Read(io::Error::other("the layer workers stopped")))?;
+    // A worker that stopped early (a broken layer) reports its error; the rest of the entry is
+    // skipped by the outer tar.
+    if tx.send(head).is_err() {
+        return Ok(());
+    }
+    loop {
+        let mut chunk = vec![0u8; FEED_CHUNK];
+        let n = read_full(entry, &mut chunk).map_err(ScanError::Read)?;
+        if n == 0 {
+            return Ok(());
+        }
+        chunk.truncate(n);
+        if tx.send(chunk).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads until `buf` is full or the end.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+/// `./a/b/` -> `a/b`.
+fn normalize(path: &[u8]) -> String {
+    let text = String::from_utf8_lossy(path);
+    let mut text: &str = &text;
+    while let Some(rest) = text.strip_prefix("./") {
+        text = rest;
+    }
+    text.trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A link target relative to the link's directory, as `docker save` writes them.
+fn resolve_link(path: &str, target: &[u8]) -> String {
+    let target = String::from_utf8_lossy(target);
+    let mut parts: Vec<&str> = match target.strip_prefix('/') {
+        Some(_) => Vec::new(),
+        None => path.split('/').collect(),
+    };
+    if !target.starts_with('/') {
+        parts.pop();
+    }
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+/// Reads one layer's tar and searches every file in it.
+fn scan_layer(job: Job, needles: &Needles, buf: &mut Vec<u8>) -> LayerResult {
+    let mut result = LayerResult {
+        path: job.path,
+        ..LayerResult::default()
+    };
+    let reader = ChunkReader {
+        chunks: job.chunks,
+        current: Vec::new(),
+        pos: 0,
+    };
+    let outcome = if job.gzip {
+        scan_layer_tar(
+            flate2::read::MultiGzDecoder::new(reader),
+            needles,
+            buf,
+            &mut result,
+        )
+    } else {
+        scan_layer_tar(reader, needles, buf, &mut result)
+    };
+    if let Err(err) = outcome {
+        result.error = Some(err);
+    }
+    result
+}
+
+fn scan_layer_tar(
+    reader: impl Read,
+    needles: &Needles,
+    buf: &mut Vec<u8>,
+    result: &mut LayerResult,
+) -> io::Result<()> {
+    let overlap = needles.longest.saturating_sub(1);
+    buf.resize(SCAN_CHUNK + overlap, 0);
+    let mut found = BTreeSet::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = normalize(&entry.path_bytes());
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (dir, name),
+            None => ("", path.as_str()),
+        };
+        if let Some(deleted) = name.strip_prefix(".wh.") {
+            if deleted == ".wh..opq" {
+                result.opaque.insert(dir.to_owned());
+            } else {
+                result.deleted.insert(join(dir, deleted));
+            }
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            continue;
+        }
+        result.files += 1;
+        let verdict = guard::classify_name(path.as_bytes());
+        let mut head = match verdict {
+            NameVerdict::CheckContent(_) => Some(Vec::new()),
+            _ => None,
+        };
+        found.clear();
+        let mut keep = 0;
+        loop {
+            let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
+            if n == 0 {
+                break;
+            }
+            if let Some(head) = &mut head {
+                let room = (CONTENT_PEEK as usize).saturating_sub(head.len());
+                head.extend_from_slice(&buf[keep..keep + n.min(room)]);
+            }
+            result.bytes += n as u64;
+            let total = keep + n;
+            needles.find_in(&buf[..total], &mut found);
+            keep = overlap.min(total);
+            buf.copy_within(total - keep..total, 0);
+        }
+        let credential = match verdict {
+            NameVerdict::Credential(kind) => Some(kind),
+            NameVerdict::CheckContent(kind) => head
+                .as_deref()
+                .is_some_and(|head| guard::content_is_credential(kind, head))
+                .then_some(kind),
+            NameVerdict::Clean => None,
+        };
+        if let Some(kind) = credential {
+            result.hits.push((
+                path.clone(),
+                FindingKind::CredentialFile {
+                    reason: kind.reason().to_owned(),
+                },
+            ));
+        }
+        let mut ids: Vec<&String> = found.iter().map(|&p| &needles.ids[p]).collect();
+        ids.dedup();
+        for id in ids {
+            result
+                .hits
+                .push((path.clone(), FindingKind::Secret { id: id.clone() }));
+        }
+    }
+    Ok(())
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManifestEntry {
+    config: String,
+    #[serde(default)]
+    layers: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ImageConfig {
+    #[serde(default)]
+    config: Option<ContainerConfig>,
+    #[serde(default)]
+    history: Vec<History>,
+    #[serde(default)]
+    rootfs: Option<RootFs>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerConfig {
+    #[serde(default)]
+    env: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
+    #[serde(default)]
+    cmd: Option<Vec<String>>,
+    #[serde(default)]
+    entrypoint: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct History {
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    empty_layer: bool,
+}
+
+#[derive(Deserialize)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+/// Maps layer results to the manifest's order and the config's history, and scans the config.
+fn assemble(
+    outer: Outer,
+    mut layers: HashMap<String, LayerResult>,
+    needles: &Needles,
+) -> Result<ScanReport, ScanError> {
+    let manifest = outer
+        .json
+        .get("manifest.json")
+        .ok_or_else(|| ScanError::Format("no `manifest.json`".into()))?;
+    let manifest: Vec<ManifestEntry> = serde_json::from_slice(manifest)
+        .map_err(|err| ScanError::Format(format!("bad `manifest.json`: {err}")))?;
+    let mut report = ScanReport {
+        layers: layers.len(),
+        ..ScanReport::default()
+    };
+    for layer in layers.values() {
+        report.files += layer.files;
+        report.bytes += layer.bytes;
+    }
+    let resolve = |path: &str| {
+        let mut path = path.to_owned();
+        for _ in 0..8 {
+            match outer.links.get(&path) {
+                Some(target) => path = target.clone(),
+                None => break,
+            }
+        }
+        path
+    };
+    let mut mapped = HashSet::new();
+    for image in &manifest {
+        let config_raw = outer
+            .json
+            .get(&resolve(&image.config))
+            .ok_or_else(|| ScanError::Format(format!("no config `{}`", image.config)))?;
+        let config: ImageConfig = serde_json::from_slice(config_raw)
+            .map_err(|err| ScanError::Format(format!("bad config `{}`: {err}", image.config)))?;
+        let steps: Vec<&str> = config
+            .history
+            .iter()
+            .filter(|h| !h.empty_layer)
+            .map(|h| h.created_by.as_str())
+            .collect();
+        let steps_known = steps.len() == image.layers.len();
+        let diff_ids = config.rootfs.as_ref().map(|r| &r.diff_ids);
+        let paths: Vec<String> = image.layers.iter().map(|p| resolve(p)).collect();
+        for (index, path) in paths.iter().enumerate() {
+            if !mapped.insert(path.clone()) {
+                continue;
+            }
+            let Some(layer) = layers.get(path) else {
+                continue;
+            };
+            let name = diff_ids
+                .and_then(|ids| ids.get(index))
+                .cloned()
+                .unwrap_or_else(|| path.clone());
+            let step = steps_known.then(|| shorten(&needles.mask(steps[index])));
+            let later = &paths[index + 1..];
+            for (file, what) in &layer.hits {
+                let deleted_later = later.iter().any(|p| {
+                    layers
+                        .get(p)
+                        .is_some_and(|l| is_deleted(file, &l.deleted, &l.opaque))
+                });
+                report.findings.push(Finding {
+                    layer: Some(name.clone()),
+                    layer_index: Some(index),
+                    path: Some(file.clone()),
+                    what: what.clone(),
+                    step: step.clone(),
+                    deleted_later,
+                });
+            }
+        }
+        report
+            .findings
+            .extend(scan_config(&config, config_raw, needles));
+    }
+    // Layers the manifest does not list still shipped in the archive: report them by path.
+    let mut rest: Vec<_> = layers
+        .drain()
+        .filter(|(path, _)| !mapped.contains(path))
+        .collect();
+    rest.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, layer) in rest {
+        for (file, what) in layer.hits {
+            report.findings.push(Finding {
+                layer: Some(path.clone()),
+                layer_index: None,
+                path: Some(file),
+                what,
+                step: None,
+                deleted_later: false,
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Whether a later layer's whiteouts delete `path` (or a directory above it).
+fn is_deleted(path: &str, deleted: &HashSet<String>, opaque: &HashSet<String>) -> bool {
+    if deleted.contains(path) {
+        return true;
+    }
+    let mut dir = path;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        if deleted.contains(parent) || opaque.contains(parent) {
+            return true;
+        }
+        dir = parent;
+    }
+    opaque.contains("")
+}
+
+/// The config fields a secret can land in, searched one by one; then the whole config JSON, to
+/// catch any other field.
+fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut reported = HashSet::new();
+    let mut found = BTreeSet::new();
+    let mut check = |what: String, text: &str, step: Option<String>, out: &mut Vec<Finding>| {
+        found.clear();
+        needles.find_in(text.as_bytes(), &mut found);
+        let mut ids: Vec<&String> = found.iter().map(|&p| &needles.ids[p]).collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            reported.insert(id.clone());
+            out.push(Finding {
+                layer: None,
+                layer_index: None,
+                path: Some(what.clone()),
+                what: FindingKind::Secret { id: id.clone() },
+                step: step.clone(),
+                deleted_later: false,
+            });
+        }
+    };
+    if let Some(c) = &config.config {
+        for env in c.env.iter().flatten() {
+            let name = env.split_once('=').map_or(env.as_str(), |(name, _)| name);
+            check(format!("config: Env {name}"), env, None, &mut findings);
+        }
+        let mut labels: Vec<_> = c.labels.iter().flatten().collect();
+        labels.sort();
+        for (key, value) in labels {
+            check(
+                format!("config: Labels {}", needles.mask(key)),
+                &format!("{key}={value}"),
+                None,
+                &mut findings,
+            );
+        }
+        for arg in c.cmd.iter().flatten() {
+            check("config: Cmd".into(), arg, None, &mut findings);
+        }
+        for arg in c.entrypoint.iter().flatten() {
+            check("config: Entrypoint".into(), arg, None, &mut findings);
+        }
+    }
+    for (index, history) in config.history.iter().enumerate() {
+        let step = shorten(&needles.mask(&history.created_by));
+        check(
+            format!("history {}", index + 1),
+            &history.created_by,
+            Some(step),
+            &mut findings,
+        );
+    }
+    let mut rest = BTreeSet::new();
+    needles.find_in(raw, &mut rest);
+    let mut ids: Vec<&String> = rest.iter().map(|&p| &needles.ids[p]).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        if !reported.contains(id) {
+            findings.push(Finding {
+                layer: None,
+                layer_index: None,
+                path: Some("config".into()),
+                what: FindingKind::Secret { id: id.clone() },
+                step: None,
+                deleted_later: false,
+            });
+        }
+    }
+    findings.dedup();
+    findings
+}
+
+/// A history step as a reader knows it: `RUN ...`, `COPY ...`, at most [`STEP_WIDTH`] chars.
+fn shorten(created_by: &str) -> String {
+    let step = created_by.trim();
+    let step = step.strip_suffix("# buildkit").unwrap_or(step).trim();
+    if let Some(rest) = step.strip_prefix("/bin/sh -c #(nop) ") {
+        return truncate(rest);
+    }
+    // `RUN |2 A=1 B=2 /bin/sh -c cmd` (BuildKit), `RUN /bin/sh -c cmd`, `/bin/sh -c cmd`: the
+    // build args are the step's environment, not its command.
+    let run = step
+        .strip_prefix("RUN |")
+        .and_then(|rest| rest.split_once("/bin/sh -c ").map(|(_, cmd)| cmd))
+        .or_else(|| step.strip_prefix("RUN /bin/sh -c "))
+        .or_else(|| step.strip_prefix("/bin/sh -c "));
+    match run {
+        Some(cmd) => truncate(&format!("RUN {}", cmd.trim())),
+        None => truncate(step),
+    }
+}
+
+fn truncate(text: &str) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= STEP_WIDTH {
+        return text;
+    }
+    let cut: String = text.chars().take(STEP_WIDTH - 3).collect();
+    format!("{cut}...")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const TOKEN: &[u8] = b"s3cr3t-T0ken/with+chars";
+
+    fn secret(id: &str, value: &[u8], login: Option<&str>) -> ScanSecret {
+        ScanSecret {
+            id: id.into(),
+            value: SecretSlice::from(value.to_vec()),
+            login: login.map(str::to_owned),
+        }
+    }
+
+    /// A layer tar holding these files (a `None` body is a whiteout or a directory).
+    fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, body) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, path, *body).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// A `docker save` archive, in 20.10's order: layers, config, then `manifest.json` last.
+    fn save(layers: &[Vec<u8>], history: &[&str], config_extra: serde_json::Value) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, data).unwrap();
+        };
+        let mut paths = Vec::new();
+        for (i, data) in layers.iter().enumerate() {
+            let path = format!("{i:064x}/layer.tar");
+            add(&path, data);
+            paths.push(path);
+        }
+        let history: Vec<_> = history
+            .iter()
+            .map(|h| serde_json::json!({"created_by": h}))
+            .collect();
+        let diff_ids: Vec<_> = (0..layers.len())
+            .map(|i| format!("sha256:{:064x}", i + 100))
+            .collect();
+        let mut config = serde_json::json!({
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+            "history": history,
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        });
+        if let (Some(c), serde_json::Value::Object(extra)) =
+            (config["config"].as_object_mut(), config_extra)
+        {
+            c.extend(extra);
+        }
+        add("cafe.json", config.to_string().as_bytes());
+        let manifest =
+            serde_json::json!([{"Config": "cafe.json", "RepoTags": ["x:y"], "Layers": paths}]);
+        add("manifest.json", manifest.to_string().as_bytes());
+        add("repositories", b"{}");
+        builder.into_inner().unwrap()
+    }
+
+    fn scan(archive: &[u8], secrets: &[ScanSecret]) -> ScanReport {
+        scan_save_stream(archive, secrets, 2).unwrap()
+    }
+
+    #[test]
+    fn finds_a_raw_secret_in_a_plain_layer_and_names_the_step() {
+        let archive = save(
+            &[
+                layer(&[("bin/sh", b"elf")]),
+                layer(&[(
+                    "app/config.txt",
+                    &[b"token=".as_ref(), TOKEN, b"\n"].concat(),
+                )]),
+            ],
+            &[
+                "ADD rootfs.tar / # buildkit",
+                "COPY config.txt /app/ # buildkit",
+            ],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[secret("--secret tok", TOKEN, None)]);
+        assert_eq!(report.layers, 2);
+        assert_eq!(report.files, 2);
+        assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+        let f = &report.findings[0];
+        assert_eq!(f.layer_index, Some(1));
+        assert_eq!(f.layer.as_deref(), Some(&*format!("sha256:{:064x}", 101)));
+        assert_eq!(f.path.as_deref(), Some("app/config.txt"));
+        assert_eq!(
+            f.what,
+            FindingKind::Secret {
+                id: "--secret tok".into()
+            }
+        );
+        assert_eq!(f.step.as_deref(), Some("COPY config.txt /app/"));
+    }
+
+    #[test]
+    fn finds_every_encoding_in_gzip_layers() {
+        let login_pair = STANDARD.encode([b"acme:".as_ref(), TOKEN].concat());
+        let mut shifted = b"xy".to_vec();
+        shifted.extend_from_slice(TOKEN);
+        shifted.extend_from_slice(b"tail");
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("raw", TOKEN.to_vec()),
+            ("b64", STANDARD.encode(TOKEN).into_bytes()),
+            ("b64url", URL_SAFE_NO_PAD.encode(TOKEN).into_bytes()),
+            ("b64shifted", STANDARD.encode(&shifted).into_bytes()),
+            ("b64shifted1", STANDARD.encode(&shifted[1..]).into_bytes()),
+            ("pct", percent_encode(TOKEN, true)),
+            ("pctlower", percent_encode(TOKEN, false)),
+            (
+                "auth",
+                format!("{{\"auth\":\"{login_pair}\"}}").into_bytes(),
+            ),
+        ];
+        for (name, body) in cases {
+            let archive = save(
+                &[gzip(&layer(&[(name, &body)]))],
+                &["RUN x"],
+                serde_json::json!({}),
+            );
+            let report = scan(&archive, &[secret("netrc", TOKEN, Some("acme"))]);
+            assert_eq!(report.findings.len(), 1, "{name}: {:?}", report.findings);
+            assert_eq!(report.findings[0].path.as_deref(), Some(name));
+        }
+    }
+
+    #[test]
+    fn finds_a_secret_across_chunk_boundaries() {
+        for offset in [
+            SCAN_CHUNK - 5,
+            SCAN_CHUNK - 1,
+            FEED_CHUNK - 3,
+            2 * SCAN_CHUNK - 7,
+        ] {
+            let mut body = vec![b'a'; 3 * SCAN_CHUNK];
+            body[offset..offset + TOKEN.len()].copy_from_slice(TOKEN);
+            let archive = save(
+                &[layer(&[("big", &body)])],
+                &["RUN x"],
+                serde_json::json!({}),
+            );
+            let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+            assert_eq!(report.findings.len(), 1, "offset {offset}");
+            assert_eq!(report.bytes, body.len() as u64);
+        }
+    }
+
+    #[test]
+    fn flags_credential_files_without_secrets_even_when_deleted_later() {
+        let archive = save(
+            &[
+                layer(&[
+                    ("root/.netrc", b"machine x login a password b"),
+                    (
+                        "etc/pip.conf",
+                        b"[global]\nindex-url = https://u:p@host/simple\n",
+                    ),
+                    (
+                        "app/pip.conf",
+                        b"[global]\nindex-url = https://host/simple\n",
+                    ),
+                    ("app/main.py", b"print(1)"),
+                ]),
+                layer(&[("root/.wh..netrc", b"")]),
+            ],
+            &["COPY .netrc /root/", "RUN rm /root/.netrc"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        let paths: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| f.path.clone().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            ["root/.netrc", "etc/pip.conf"],
+            "{:?}",
+            report.findings
+        );
+        assert!(report.findings[0].deleted_later);
+        assert!(!report.findings[1].deleted_later);
+        assert!(matches!(
+            report.findings[0].what,
+            FindingKind::CredentialFile { .. }
+        ));
+        assert!(
+            report.findings[0]
+                .to_string()
+                .contains("deleted by a later layer")
+        );
+    }
+
+    #[test]
+    fn finds_secrets_in_the_config_and_history_and_masks_the_step() {
+        let tok = String::from_utf8(TOKEN.to_vec()).unwrap();
+        let archive = save(
+            &[layer(&[("a", b"clean")])],
+            &[&format!(
+                "RUN |1 TOKEN={tok} /bin/sh -c echo {tok} > /dev/null"
+            )],
+            serde_json::json!({"Env": ["PATH=/bin", format!("API_TOKEN={tok}")],
+                "Labels": {"l": tok}, "Entrypoint": ["x", tok]}),
+        );
+        let report = scan(&archive, &[secret("--secret tok", TOKEN, None)]);
+        let paths: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| f.path.clone().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "config: Env API_TOKEN",
+                "config: Labels l",
+                "config: Entrypoint",
+                "history 1"
+            ],
+        );
+        for finding in &report.findings {
+            let shown = format!("{finding} {finding:?}");
+            assert!(!shown.contains(&tok), "{shown}");
+        }
+        assert_eq!(
+            report.findings[3].step.as_deref(),
+            Some("RUN echo **** > /dev/null")
+        );
+    }
+
+    #[test]
+    fn a_clean_image_has_no_findings_and_short_values_are_ignored() {
+        let archive = save(
+            &[layer(&[
+                ("usr/lib/x", b"abc abc abc"),
+                ("app/.env.example", b"A=1"),
+            ])],
+            &["RUN x"],
+            serde_json::json!({}),
+        );
+        let report = scan(
+            &archive,
+            &[secret("short", b"abc", None), secret("t", TOKEN, None)],
+        );
+        assert!(report.is_clean(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn debug_of_a_secret_never_shows_the_value() {
+        let s = secret("tok", TOKEN, Some("acme"));
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_broken_archive_is_an_error() {
+        let err = scan_save_stream(&b"not a tar"[..], &[], 1).unwrap_err();
+        assert!(
+            matches!(err, ScanError::Read(_) | ScanError::Format(_)),
+            "{err:?}"
+        );
+        let archive = save(
+            &[b"garbage that is not a tar".to_vec()],
+            &["RUN x"],
+            serde_json::json!({}),
+        );
+        assert!(scan_save_stream(&archive[..], &[], 1).is_err());
+    }
+
+    #[test]
+    fn base64_cores_are_what_a_longer_text_contains() {
+        for shift in 0..3 {
+            let mut text = vec![b'q'; shift];
+            text.extend_from_slice(TOKEN);
+            text.extend_from_slice(b"zz");
+            let encoded = STANDARD.encode(&text);
+            let core = String::from_utf8(base64_core(&STANDARD_NO_PAD, TOKEN, shift)).unwrap();
+            assert!(encoded.contains(&core), "shift {shift}");
+        }
+    }
+}
