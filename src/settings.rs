@@ -235,7 +235,6 @@ impl BuildSettings {
                 dir: args.path.clone(),
                 dockerfile: args.file.clone(),
                 allow_files: args.allow_context_file.clone(),
-                check_copies: true,
             },
             tags: args.tags.clone(),
             build_args,

@@ -64,13 +64,8 @@ pub async fn run(
     };
     let index = resolve_index_credentials(&index_options, &index_env)?;
     let cwd = std::env::current_dir()?;
-    // The lint below is the fuller, stage-aware check of credential COPYs.
-    let context_options = crate::context::ContextOptions {
-        check_copies: false,
-        ..settings.context.clone()
-    };
-    let plan = ContextPlan::new(&context_options, &cwd).map_err(super::context::context_error)?;
-    lint_dockerfile(&plan, &settings, &secrets, index.as_ref(), printer)?;
+    let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
     if settings.lint_only {
         return Ok(ExitStatus::Success);
     }
@@ -349,25 +344,15 @@ fn secret_error(err: SecretError) -> CliError {
     CliError::user(err.to_string()).with_hint(hint)
 }
 
-/// Lints the Dockerfile: warnings are shown, errors stop the build before anything runs.
-fn lint_dockerfile(
+/// Lints the Dockerfile with everything the build holds: warnings are shown, errors stop the
+/// build before anything runs.
+fn lint_build(
     plan: &ContextPlan,
     settings: &BuildSettings,
     secrets: &[LoadedSecret],
     index: Option<&IndexCredentials>,
     printer: &Printer,
 ) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
-        CliError::user(format!(
-            "failed to read Dockerfile `{}`: {err}",
-            plan.dockerfile.display()
-        ))
-    })?;
-    let name = plan
-        .dockerfile
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "Dockerfile".into());
     let mut held: Vec<Vec<u8>> = secrets
         .iter()
         .map(|s| s.value.expose_secret().to_vec())
@@ -380,48 +365,22 @@ fn lint_dockerfile(
         }
     }
     let held_refs: Vec<&[u8]> = held.iter().map(Vec::as_slice).collect();
-    let options = crate::lint::LintOptions {
-        allow_secret_copy: settings.allow_secret_copy,
-        context_dir: Some(&plan.dir),
-        allowed_files: Some(&plan.allowed),
-        target: settings.target.as_deref(),
-        build_args: &settings.build_args,
-        secret_values: &held_refs,
-    };
-    let report =
-        crate::lint::lint(&text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
+    let result = super::lint::lint_dockerfile(
+        plan,
+        &super::lint::LintInputs {
+            allow_secret_copy: settings.allow_secret_copy,
+            target: settings.target.as_deref(),
+            build_args: &settings.build_args,
+            secret_values: &held_refs,
+            only: None,
+            report_clean: settings.lint_only,
+        },
+        printer,
+    );
     for held in &mut held {
         held.fill(0);
     }
-    for warning in report.warnings() {
-        printer.warn(&format!("{}\n  hint: {}", warning.headline(), warning.fix));
-    }
-    let errors: Vec<_> = report.errors().collect();
-    match errors.as_slice() {
-        [] => {
-            if settings.lint_only {
-                printer.status(
-                    "Linted",
-                    &format!(
-                        "{name}: no errors, {} warning(s)",
-                        report.warnings().count()
-                    ),
-                );
-            }
-            Ok(())
-        }
-        [only] => Err(CliError::user(only.headline()).with_hint(only.fix.clone())),
-        many => {
-            for finding in many {
-                printer.error(&CliError::user(finding.headline()).with_hint(finding.fix.clone()));
-            }
-            Err(CliError::user(format!(
-                "the Dockerfile lint found {} errors, listed above; nothing was built",
-                many.len()
-            ))
-            .with_hint("fix them, or silence one with `# shipimg:allow RULE` on the line above it"))
-        }
-    }
+    result
 }
 
 /// Where shipimg looks for the index netrc, for the error when it finds none.

@@ -8,6 +8,7 @@ use crate::context::archive::{self, ContextSummary};
 use crate::context::walk::Notice;
 use crate::context::{ContextError, ContextOptions, ContextPlan};
 use crate::error::{CliError, ExitStatus};
+use crate::lint::Rule;
 use crate::printer::Printer;
 
 /// Where `--output` sends the tar.
@@ -22,7 +23,6 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
         dir: args.path.clone(),
         dockerfile: args.file.clone(),
         allow_files: args.allow_context_file.clone(),
-        check_copies: true,
     };
     let output = args.output.as_ref().map(|path| {
         if path.as_os_str() == "-" {
@@ -39,6 +39,20 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
 
     let cwd = std::env::current_dir()?;
     let plan = ContextPlan::new(&options, &cwd).map_err(context_error)?;
+    // A Dockerfile that copies a credential file from the context stops here, as the build
+    // would: the lint's credential-copy rules.
+    super::lint::lint_dockerfile(
+        &plan,
+        &super::lint::LintInputs {
+            allow_secret_copy: false,
+            target: None,
+            build_args: &std::collections::BTreeMap::new(),
+            secret_values: &[],
+            only: Some(&[Rule::CopyCredentialFinal, Rule::CopyCredentialStage]),
+            report_clean: false,
+        },
+        printer,
+    )?;
     let warn_printer = printer.clone();
     let summary = tokio::task::spawn_blocking(move || -> Result<ContextSummary, ContextError> {
         let mut warn = |notice: &Notice| warn_notice(&warn_printer, notice);

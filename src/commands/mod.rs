@@ -4,6 +4,7 @@
 mod build;
 mod context;
 mod doctor;
+mod lint;
 mod push;
 mod scan;
 

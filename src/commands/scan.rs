@@ -58,7 +58,15 @@ pub async fn scan_and_report(
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let report = scan_image(engine, image, secrets, threads)
         .await
-        .map_err(|err| CliError::user(format!("cannot scan `{name}`: {err}")))?;
+        .map_err(|err| match err {
+            crate::scan::ScanError::NoSuchImage { .. } => CliError::user(format!(
+                "no image `{name}` in the engine"
+            ))
+            .with_hint(
+                "build it first (`shipimg build -t NAME`), or check the name with `docker images`",
+            ),
+            other => CliError::user(format!("cannot scan `{name}`: {other}")),
+        })?;
     if report.findings.is_empty() {
         printer.status(
             "Scanned",

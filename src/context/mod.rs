@@ -23,7 +23,7 @@ use self::guard::{CONTENT_PEEK, CredentialKind, NameVerdict};
 use self::ignore::Matcher;
 
 /// What the user asked for: `shipimg context [PATH] [-f Dockerfile] [--allow-context-file F]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ContextOptions {
     /// The context directory.
     pub dir: PathBuf,
@@ -33,9 +33,6 @@ pub struct ContextOptions {
     /// `--allow-context-file`: credential-looking files to send anyway, relative to the context
     /// (or absolute inside it).
     pub allow_files: Vec<PathBuf>,
-    /// Refuse a Dockerfile that copies a credential file. `build` turns this off and runs the
-    /// stage-aware lint instead.
-    pub check_copies: bool,
 }
 
 /// Why a context cannot be staged.
@@ -67,16 +64,6 @@ pub enum ContextError {
     /// The Dockerfile could not be parsed.
     #[error("cannot parse Dockerfile `{path}`: {message}")]
     Dockerfile { path: PathBuf, message: String },
-    /// The Dockerfile copies a credential file into the image.
-    #[error("{dockerfile}:{line}: `{instruction}` copies `{source_path}` into the image: {kind}")]
-    CopiesCredential {
-        dockerfile: String,
-        line: usize,
-        instruction: String,
-        source_path: String,
-        kind: CredentialKind,
-        dest: String,
-    },
     /// `--allow-context-file` names a path outside the context.
     #[error("--allow-context-file `{path}` is outside the build context `{context}`")]
     AllowOutsideContext { path: PathBuf, context: PathBuf },
@@ -100,16 +87,6 @@ impl ContextError {
                 "something is writing to the context; wait for it to finish, or add the file to .dockerignore"
                     .into(),
             ),
-            ContextError::CopiesCredential {
-                kind: CredentialKind::Netrc,
-                dest,
-                ..
-            } => Some(format!(
-                "mount it only for the step that needs it: `RUN --mount=type=secret,id=netrc,target={dest} ...`; shipimg serves the netrc as secret `netrc`"
-            )),
-            ContextError::CopiesCredential { source_path, .. } => Some(format!(
-                "mount it only for the step that needs it: `RUN --mount=type=secret,id=NAME ...` with `--secret id=NAME,src={source_path}`; or pass `--allow-context-file {source_path}` if it is not a secret"
-            )),
             ContextError::AllowOutsideContext { .. } => {
                 Some("name a file inside the build context".into())
             }
@@ -231,7 +208,6 @@ impl ContextPlan {
             allowed.insert(rel.as_os_str().as_bytes().to_vec());
         }
 
-        let check_copies = options.check_copies;
         let plan = Self {
             dir,
             dockerfile,
@@ -241,82 +217,7 @@ impl ContextPlan {
             matcher,
             allowed,
         };
-        if check_copies {
-            plan.refuse_credential_copies(&text)?;
-        }
         Ok(plan)
-    }
-
-    /// Refuses a Dockerfile whose `COPY`/`ADD` names a credential file: by its name alone
-    /// (`.netrc`, even when CI writes it later), or by what the matching files hold.
-    fn refuse_credential_copies(&self, text: &[u8]) -> Result<(), ContextError> {
-        let text = String::from_utf8_lossy(text);
-        let sources =
-            dockerfile::context_sources(&text).map_err(|err| ContextError::Dockerfile {
-                path: self.dockerfile.clone(),
-                message: err.message,
-            })?;
-        let display_name = self
-            .dockerfile
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "Dockerfile".into());
-        for source in sources {
-            let clean = clean_source(&source.source);
-            if self.allowed.contains(clean.as_bytes()) {
-                continue;
-            }
-            let kind = match guard::classify_name(clean.as_bytes()) {
-                NameVerdict::Credential(kind) => Some(kind),
-                _ => self.matching_credential(&clean),
-            };
-            if let Some(kind) = kind {
-                return Err(ContextError::CopiesCredential {
-                    dockerfile: display_name,
-                    line: source.line,
-                    instruction: source.instruction,
-                    source_path: source.source,
-                    kind,
-                    dest: source.dest,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// A credential among the files a `COPY` source names directly (a path, or a glob in its
-    /// last component). Directories are not searched: the walk leaves credentials out of them.
-    fn matching_credential(&self, source: &str) -> Option<CredentialKind> {
-        let (parent, last) = match source.rsplit_once('/') {
-            Some((parent, last)) => (parent, last),
-            None => ("", source),
-        };
-        let parent_dir = self.dir.join(parent);
-        let candidates: Vec<PathBuf> = if last.contains(['*', '?', '[']) {
-            // The last component alone, so Docker's glob syntax applies to one name.
-            let patterns = ignore::parse_ignore_file(last.as_bytes(), Path::new("COPY")).ok()?;
-            let pattern = Matcher::new(patterns).ok()?;
-            std::fs::read_dir(&parent_dir)
-                .ok()?
-                .filter_map(Result::ok)
-                .filter(|e| pattern.is_excluded(e.file_name().as_bytes()))
-                .map(|e| e.path())
-                .collect()
-        } else {
-            vec![parent_dir.join(last)]
-        };
-        candidates.into_iter().find_map(|path| {
-            let meta = std::fs::symlink_metadata(&path).ok()?;
-            if !meta.is_file() {
-                return None;
-            }
-            let rel = path.strip_prefix(&self.dir).ok()?;
-            let rel = rel.as_os_str().as_bytes();
-            if self.allowed.contains(rel) {
-                return None;
-            }
-            classify_file(rel, &path, meta.len())
-        })
     }
 }
 
@@ -333,21 +234,6 @@ pub fn classify_file(rel: &[u8], path: &Path, len: u64) -> Option<CredentialKind
             guard::content_is_credential(kind, &head).then_some(kind)
         }
     }
-}
-
-/// `./a/../b/` -> `b`, as docker cleans COPY sources.
-fn clean_source(source: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in source.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    parts.join("/")
 }
 
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
@@ -373,13 +259,6 @@ fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sources_are_cleaned_like_docker() {
-        assert_eq!(clean_source("./.netrc"), ".netrc");
-        assert_eq!(clean_source("/a/../b/"), "b");
-        assert_eq!(clean_source("."), "");
-    }
 
     #[test]
     fn absolute_is_lexical() {

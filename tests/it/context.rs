@@ -283,7 +283,7 @@ fn copying_a_netrc_is_refused_before_anything_runs() {
     assert_eq!(
         lines,
         [
-            "error: Dockerfile:4: `COPY .netrc /root/.netrc` copies `.netrc` into the image: a netrc file holds passwords",
+            "error: Dockerfile:4: [SL001 copy-credential-final] `COPY .netrc /root/.netrc` copies `.netrc` into the final image: a netrc file holds passwords",
             "  hint: mount it only for the step that needs it: `RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`; shipimg serves the netrc as secret `netrc`",
         ],
         "{out}"

@@ -1,0 +1,87 @@
+//! Running the Dockerfile lint for a command and showing what it found: warnings as warnings,
+//! errors as the command's error. `build` runs every rule; `context` only the rules about
+//! credential files copied from the context.
+
+use std::collections::BTreeMap;
+
+use crate::context::ContextPlan;
+use crate::error::CliError;
+use crate::lint::{LintOptions, Rule, lint};
+use crate::printer::Printer;
+
+/// What the lint is run with.
+pub(crate) struct LintInputs<'a> {
+    /// `--allow-secret-copy`.
+    pub allow_secret_copy: bool,
+    /// `--target`.
+    pub target: Option<&'a str>,
+    /// The resolved `--build-arg`s.
+    pub build_args: &'a BTreeMap<String, String>,
+    /// Every secret value the command holds.
+    pub secret_values: &'a [&'a [u8]],
+    /// Only these rules, when given.
+    pub only: Option<&'a [Rule]>,
+    /// Say so when there is no error (`--lint-only`).
+    pub report_clean: bool,
+}
+
+/// Lints the plan's Dockerfile. Errors come back as one `CliError` (the finding itself when
+/// there is one, a count after listing them when there are several).
+pub(crate) fn lint_dockerfile(
+    plan: &ContextPlan,
+    inputs: &LintInputs<'_>,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
+        CliError::user(format!(
+            "failed to read Dockerfile `{}`: {err}",
+            plan.dockerfile.display()
+        ))
+    })?;
+    let name = plan
+        .dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let options = LintOptions {
+        allow_secret_copy: inputs.allow_secret_copy,
+        context_dir: Some(&plan.dir),
+        allowed_files: Some(&plan.allowed),
+        target: inputs.target,
+        build_args: inputs.build_args,
+        secret_values: inputs.secret_values,
+    };
+    let mut report = lint(&text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
+    if let Some(only) = inputs.only {
+        report.findings.retain(|f| only.contains(&f.rule));
+    }
+    for warning in report.warnings() {
+        printer.warn(&format!("{}\n  hint: {}", warning.headline(), warning.fix));
+    }
+    let errors: Vec<_> = report.errors().collect();
+    match errors.as_slice() {
+        [] => {
+            if inputs.report_clean {
+                printer.status(
+                    "Linted",
+                    &format!(
+                        "{name}: no errors, {} warning(s)",
+                        report.warnings().count()
+                    ),
+                );
+            }
+            Ok(())
+        }
+        [only] => Err(CliError::user(only.headline()).with_hint(only.fix.clone())),
+        many => {
+            for finding in many {
+                printer.error(&CliError::user(finding.headline()).with_hint(finding.fix.clone()));
+            }
+            Err(CliError::user(format!(
+                "the Dockerfile lint found {} errors, listed above; nothing was built",
+                many.len()
+            ))
+            .with_hint("fix them, or silence one with `# shipimg:allow RULE` on the line above it"))
+        }
+    }
+}
