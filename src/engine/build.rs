@@ -87,23 +87,10 @@ impl BuildParams {
         }
         let encoded: Vec<String> = query
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(&v)))
+            .map(|(k, v)| format!("{k}={}", transport::query_escape(&v)))
             .collect();
         format!("/build?{}", encoded.join("&"))
     }
-}
-
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// One decoded message of the build stream.
@@ -183,10 +170,13 @@ where
 
 /// Asks the engine to cancel a running build (200 even for an unknown id).
 pub async fn cancel_build(address: &Address, build_id: &str) -> std::io::Result<()> {
-    let request = Request::post(format!("/build/cancel?id={}", percent_encode(build_id)))
-        .header(hyper::header::HOST, "docker")
-        .body(http_body_util::Empty::<Bytes>::new())
-        .map_err(std::io::Error::other)?;
+    let request = Request::post(format!(
+        "/build/cancel?id={}",
+        transport::query_escape(build_id)
+    ))
+    .header(hyper::header::HOST, "docker")
+    .body(http_body_util::Empty::<Bytes>::new())
+    .map_err(std::io::Error::other)?;
     let response = transport::send(address, request).await?;
     let _ = response.into_body().collect().await;
     Ok(())

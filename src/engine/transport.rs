@@ -56,6 +56,20 @@ where
     }
 }
 
+/// Percent-encodes all but the unreserved characters, for a query value.
+pub fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 fn timed_out() -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::TimedOut,
