@@ -166,9 +166,9 @@ change() { counter=$((counter + 1)); printf '# bench %s %d\n' "$token" "$counter
 # --- The commands under test ------------------------------------------------------------------
 # Arrays, not functions: /usr/bin/time runs a program. Progress output goes to /dev/null.
 cli_example=("$docker" build --progress plain --secret "id=netrc,src=$SANDBOX_NETRC" --network host
-    --build-arg "INDEX_URL=$SANDBOX_INDEX_URL" -t bench-cli "$work/example")
+    --build-arg "PIP_INDEX_URL=$SANDBOX_INDEX_URL" -t bench-cli "$work/example")
 shipimg_example=("$shipimg" build "$work/example" --netrc "$SANDBOX_NETRC" --network host
-    --build-arg "INDEX_URL=$SANDBOX_INDEX_URL" -t bench-shipimg --progress plain)
+    --index-url "$SANDBOX_INDEX_URL" -t bench-shipimg --progress plain)
 cli_large=("$docker" build --progress plain -f "$work/large/Dockerfile" -t bench-large-cli "$work/ctx")
 shipimg_large=("$shipimg" build "$work/ctx" -f "$work/large/Dockerfile" -t bench-large-shipimg
     --progress plain)

@@ -52,6 +52,49 @@ pub enum Command {
     Context(ContextArgs),
     /// Check the connection to the Docker Engine and what it supports
     Doctor(DoctorArgs),
+    /// Start a Python project right: a two-stage Dockerfile using the netrc secret, a
+    /// .dockerignore, and the [tool.shipimg] config
+    Init(InitArgs),
+}
+
+/// `shipimg init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory (holding pyproject.toml)
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: std::path::PathBuf,
+
+    /// How the project is built (default: detected from pyproject.toml and the lock files)
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub kind: Option<ProjectKind>,
+
+    /// The repository to push to, written as `image` in the config, e.g.
+    /// `europe-west4-docker.pkg.dev/PROJECT/REPO/SERVICE`
+    #[arg(long, value_name = "REPOSITORY")]
+    pub image: Option<String>,
+
+    /// A package index the build installs from (without credentials); repeatable
+    #[arg(long = "index-url", value_name = "URL")]
+    pub index_urls: Vec<String>,
+
+    /// The base image of both stages (default: `python:3.X-slim` from `requires-python`)
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
+
+    /// Overwrite a Dockerfile or .dockerignore that exists, and replace a [tool.shipimg] block
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `--kind` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectKind {
+    /// PEP 621 `[project]`, installed with pip
+    Pip,
+    /// `[tool.poetry]`, installed with pip through poetry-core
+    Poetry,
+    /// `uv.lock`, installed with `uv sync --locked`
+    Uv,
 }
 
 /// `shipimg scan IMAGE`
@@ -81,9 +124,14 @@ pub struct BuildArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
 
-    /// Name and optionally a tag (`name:tag`); repeatable
+    /// Name and optionally a tag (`name:tag`); repeatable. Replaces the project config's tags
     #[arg(short = 't', long = "tag", value_name = "NAME")]
     pub tags: Vec<String>,
+
+    /// The repository the config's tag templates are added to (else `SHIPIMG_IMAGE`, else
+    /// `image` in the project config)
+    #[arg(long, value_name = "REPOSITORY", conflicts_with = "tags")]
+    pub image: Option<String>,
 
     /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment)
     #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]

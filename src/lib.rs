@@ -21,10 +21,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod init;
 pub mod labels;
 pub mod lint;
 pub mod printer;

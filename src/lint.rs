@@ -1111,7 +1111,7 @@ fn run_sets(run_text: &str, name: &str, value: &str) -> bool {
 
 /// The `NAME=value` pairs of an `ENV` (`legacy` allows `ENV NAME value with spaces`) or an
 /// `ARG` (`NAME` without a value too), quotes removed. Values with `$` are kept as written.
-fn parse_pairs(arguments: &str, legacy: bool) -> Vec<(String, Option<String>)> {
+pub(crate) fn parse_pairs(arguments: &str, legacy: bool) -> Vec<(String, Option<String>)> {
     let words = split_shell_words(arguments);
     if legacy
         && let Some(first) = words.first()

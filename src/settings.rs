@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg, PushArgs};
+use crate::config::{ConfigSource, Project, TemplateValues};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
@@ -92,7 +93,9 @@ pub enum ProgressSetting {
 pub struct BuildSettings {
     /// The context, Dockerfile and guard exceptions.
     pub context: ContextOptions,
-    /// `-t`.
+    /// The repository the config's tags name: `--image`, `SHIPIMG_IMAGE` or `image`.
+    pub image: Option<String>,
+    /// Whole references (`name:tag`): every `-t`, or the config's tag templates filled in.
     pub tags: Vec<String>,
     /// `--build-arg`, with bare keys taken from the environment (unset ones dropped, as docker
     /// does, so the Dockerfile default applies).
@@ -115,6 +118,8 @@ pub struct BuildSettings {
     pub netrc: Option<PathBuf>,
     /// `--index-url`.
     pub index_urls: Vec<String>,
+    /// The project config the values came from, if any.
+    pub config: Option<ConfigSource>,
     /// `--iidfile`.
     pub iidfile: Option<PathBuf>,
     /// `--metadata-file`.
@@ -173,12 +178,18 @@ fn progress_setting(arg: ProgressArg, verbosity: Verbosity) -> ProgressSetting {
 
 impl BuildSettings {
     /// Resolves the build flags; `env` looks a variable up (the process environment in use).
+    /// Flags win over `SHIPIMG_*` variables, which win over the project config, which wins over
+    /// the defaults. `values` fills the config's tag templates (asked only when they are used).
     pub fn resolve(
         args: &BuildArgs,
         global: &GlobalSettings,
         env: &dyn Fn(&str) -> Option<String>,
+        project: &Project,
+        values: &dyn Fn(&[String]) -> TemplateValues,
     ) -> Result<Self, CliError> {
-        let mut build_args = BTreeMap::new();
+        let config = &project.config;
+        let from_env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let mut build_args = config.build_args.clone();
         for raw in &args.build_args {
             match raw.split_once('=') {
                 Some((key, value)) => {
@@ -193,7 +204,7 @@ impl BuildSettings {
                 }
             }
         }
-        let mut labels = BTreeMap::new();
+        let mut labels = config.labels.clone();
         for raw in &args.labels {
             let (key, value) = raw.split_once('=').unwrap_or((raw.as_str(), ""));
             check_key("--label", raw, key)?;
@@ -213,16 +224,58 @@ impl BuildSettings {
             }
             secrets.push(spec);
         }
-        for tag in &args.tags {
+        let env_source = |name: &str| ConfigSource {
+            path: PathBuf::from(format!("${name}")),
+            pyproject: false,
+        };
+        let image = match (&args.image, from_env("SHIPIMG_IMAGE")) {
+            (Some(image), _) => Some(check_image(image, "--image")?),
+            (None, Some(image)) => Some(check_image(&image, "$SHIPIMG_IMAGE")?),
+            (None, None) => config.image.clone(),
+        };
+        // `-t` names whole references and replaces the config's tags, as in buildx.
+        let tags = if !args.tags.is_empty() {
+            args.tags.clone()
+        } else if let Some(image) = &image {
+            let templates: Vec<String> = match from_env("SHIPIMG_TAGS") {
+                Some(list) => {
+                    let templates = split_list(&list);
+                    for template in &templates {
+                        crate::config::check_template(&env_source("SHIPIMG_TAGS"), template)?;
+                    }
+                    templates
+                }
+                None => config.tags.clone().unwrap_or_else(|| {
+                    crate::config::DEFAULT_TAGS
+                        .iter()
+                        .map(|t| (*t).to_owned())
+                        .collect()
+                }),
+            };
+            let values = values(&templates);
+            let mut tags: Vec<String> = Vec::new();
+            for template in &templates {
+                let tag = format!("{image}:{}", crate::config::expand(template, &values)?);
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            tags
+        } else {
+            Vec::new()
+        };
+        for tag in &tags {
             check_tag(tag)?;
         }
         let progress = progress_setting(args.progress, global.verbosity);
-        if args.push && args.tags.is_empty() {
-            return Err(CliError::user("--push needs at least one `-t NAME:TAG` to push")
-                .with_hint("add `-t REGISTRY/PATH/IMAGE:TAG`, e.g. `-t europe-west4-docker.pkg.dev/proj/repo/svc:1.0`"));
+        if args.push && tags.is_empty() {
+            return Err(CliError::user(
+                "--push needs an image name: no `-t NAME:TAG` and no `image` in a project config",
+            )
+            .with_hint("add `-t REGISTRY/PATH/IMAGE:TAG`, or `image = \"REGISTRY/PATH/IMAGE\"` under [tool.shipimg] in pyproject.toml (`shipimg init` writes one)"));
         }
         let push = args.push.then(|| PushSettings {
-            references: args.tags.clone(),
+            references: tags.clone(),
             progress,
             metadata_file: args.metadata_file.clone(),
             retry: crate::commands::retry_policy(
@@ -230,30 +283,64 @@ impl BuildSettings {
                 args.retry.push_backoff_max,
             ),
         });
-        Ok(Self {
-            context: ContextOptions {
-                dir: args.path.clone(),
-                dockerfile: args.file.clone(),
-                allow_files: args.allow_context_file.clone(),
-            },
-            tags: args.tags.clone(),
-            build_args,
-            labels,
-            target: args.target.clone(),
-            network: args.network.map(|mode| {
+        // The config's Dockerfile is relative to the config's directory, as the context is.
+        let dockerfile = match (&args.file, from_env("SHIPIMG_DOCKERFILE")) {
+            (Some(file), _) => Some(file.clone()),
+            (None, Some(file)) => Some(PathBuf::from(file)),
+            (None, None) => config.dockerfile.as_ref().map(|f| args.path.join(f)),
+        };
+        let network = match (args.network, from_env("SHIPIMG_NETWORK")) {
+            (Some(mode), _) => Some(
                 match mode {
                     NetworkMode::Default => "default",
                     NetworkMode::Host => "host",
                     NetworkMode::None => "none",
                 }
-                .to_owned()
-            }),
+                .to_owned(),
+            ),
+            (None, Some(network)) => {
+                if !["default", "host", "none"].contains(&network.as_str()) {
+                    return Err(CliError::user(format!(
+                        "SHIPIMG_NETWORK is `{network}`, not one of default, host, none"
+                    ))
+                    .with_hint("set SHIPIMG_NETWORK to default, host or none, or unset it"));
+                }
+                Some(network)
+            }
+            (None, None) => config.network.clone(),
+        };
+        let index_urls = match from_env("SHIPIMG_INDEX_URLS") {
+            _ if !args.index_urls.is_empty() => args.index_urls.clone(),
+            Some(list) => split_list(&list),
+            None => config.index_urls.clone().unwrap_or_default(),
+        };
+        Ok(Self {
+            context: ContextOptions {
+                dir: args.path.clone(),
+                dockerfile,
+                allow_files: args.allow_context_file.clone(),
+            },
+            image,
+            tags,
+            build_args,
+            labels,
+            target: args
+                .target
+                .clone()
+                .or_else(|| from_env("SHIPIMG_TARGET"))
+                .or_else(|| config.target.clone()),
+            network,
             no_cache: args.no_cache,
             pull: args.pull,
-            platform: args.platform.clone(),
+            platform: args
+                .platform
+                .clone()
+                .or_else(|| from_env("SHIPIMG_PLATFORM"))
+                .or_else(|| config.platform.clone()),
             secrets,
             netrc: args.netrc.clone(),
-            index_urls: args.index_urls.clone(),
+            index_urls,
+            config: config.source.clone(),
             iidfile: args.iidfile.clone(),
             metadata_file: args.metadata_file.clone(),
             progress,
@@ -262,6 +349,26 @@ impl BuildSettings {
             allow_secret_copy: args.allow_secret_copy,
         })
     }
+}
+
+/// A list in one variable: comma-, space- or newline-separated.
+fn split_list(list: &str) -> Vec<String> {
+    list.split([',', ' ', '\n'])
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `--image` and `SHIPIMG_IMAGE` get the config's check of `image`.
+fn check_image(image: &str, origin: &str) -> Result<String, CliError> {
+    let source = ConfigSource {
+        path: PathBuf::from(origin),
+        pyproject: false,
+    };
+    let table = toml::Table::from_iter([("image".to_owned(), toml::Value::String(image.into()))]);
+    Ok(crate::config::parse(&source, &table)?
+        .image
+        .unwrap_or_default())
 }
 
 fn check_key(flag: &str, raw: &str, key: &str) -> Result<(), CliError> {
@@ -308,6 +415,23 @@ mod tests {
     use clap::Parser;
 
     fn build(args: &[&str], env: &[(&str, &str)]) -> Result<BuildSettings, CliError> {
+        build_in(args, env, &Project::default())
+    }
+
+    fn values() -> TemplateValues {
+        TemplateValues {
+            version: Ok("1.4.0".into()),
+            git_sha: Ok("abcdef0123456789abcdef0123456789abcdef01".into()),
+            branch: Err("not on a branch".into()),
+            date: "20261124".into(),
+        }
+    }
+
+    fn build_in(
+        args: &[&str],
+        env: &[(&str, &str)],
+        project: &Project,
+    ) -> Result<BuildSettings, CliError> {
         let mut argv = vec!["shipimg", "build"];
         argv.extend_from_slice(args);
         let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
@@ -319,9 +443,156 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        BuildSettings::resolve(&build, &global, &move |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        BuildSettings::resolve(
+            &build,
+            &global,
+            &move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            project,
+            &|_| values(),
+        )
+    }
+
+    fn project(text: &str) -> Project {
+        let source = ConfigSource {
+            path: PathBuf::from("pyproject.toml"),
+            pyproject: true,
+        };
+        Project {
+            config: crate::config::parse(&source, &text.parse().unwrap()).unwrap(),
+            version: Some("1.4.0".into()),
+            dynamic_version: false,
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_config() {
+        let p = project(
+            r#"
+            image = "reg.example/p/svc"
+            tags = ["{version}", "{git_short_sha}", "stable"]
+            target = "config-stage"
+            platform = "linux/arm64"
+            network = "host"
+            dockerfile = "docker/Dockerfile"
+            index-urls = ["https://config.example/simple/"]
+            build-args = { A = "config", B = "config" }
+            labels = { team = "config" }
+            "#,
+        );
+        let s = build_in(&["ctx"], &[], &p).unwrap();
+        assert_eq!(
+            s.tags,
+            vec![
+                "reg.example/p/svc:1.4.0",
+                "reg.example/p/svc:abcdef0",
+                "reg.example/p/svc:stable"
+            ]
+        );
+        assert_eq!(s.target.as_deref(), Some("config-stage"));
+        assert_eq!(s.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(s.network.as_deref(), Some("host"));
+        assert_eq!(
+            s.context.dockerfile,
+            Some(PathBuf::from("ctx/docker/Dockerfile"))
+        );
+        assert_eq!(s.index_urls, vec!["https://config.example/simple/"]);
+
+        let env = [
+            ("SHIPIMG_IMAGE", "env.example/p/svc"),
+            ("SHIPIMG_TAGS", "{git_sha},env"),
+            ("SHIPIMG_TARGET", "env-stage"),
+            ("SHIPIMG_PLATFORM", "linux/amd64"),
+            ("SHIPIMG_NETWORK", "none"),
+            ("SHIPIMG_DOCKERFILE", "Env.Dockerfile"),
+            (
+                "SHIPIMG_INDEX_URLS",
+                "https://a.example/simple/ https://b.example/simple/",
+            ),
+        ];
+        let s = build_in(&["ctx", "--build-arg", "B=flag"], &env, &p).unwrap();
+        assert_eq!(
+            s.tags,
+            vec![
+                "env.example/p/svc:abcdef0123456789abcdef0123456789abcdef01",
+                "env.example/p/svc:env"
+            ]
+        );
+        assert_eq!(s.target.as_deref(), Some("env-stage"));
+        assert_eq!(s.platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(s.network.as_deref(), Some("none"));
+        assert_eq!(s.context.dockerfile, Some(PathBuf::from("Env.Dockerfile")));
+        assert_eq!(s.index_urls.len(), 2);
+        assert_eq!(s.build_args["A"], "config");
+        assert_eq!(s.build_args["B"], "flag");
+
+        let s = build_in(
+            &[
+                "ctx",
+                "-t",
+                "flag.example/x:1",
+                "--target",
+                "flag-stage",
+                "--platform",
+                "linux/s390x",
+                "--network",
+                "default",
+                "-f",
+                "F",
+                "--index-url",
+                "https://flag.example/simple/",
+                "--label",
+                "team=flag",
+            ],
+            &env,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(s.tags, vec!["flag.example/x:1"]);
+        assert_eq!(s.target.as_deref(), Some("flag-stage"));
+        assert_eq!(s.platform.as_deref(), Some("linux/s390x"));
+        assert_eq!(s.network.as_deref(), Some("default"));
+        assert_eq!(s.context.dockerfile, Some(PathBuf::from("F")));
+        assert_eq!(s.index_urls, vec!["https://flag.example/simple/"]);
+        assert_eq!(s.labels["team"], "flag");
+
+        let s = build_in(&["--image", "flag.example/y"], &env, &p).unwrap();
+        assert_eq!(s.tags[1], "flag.example/y:env");
+    }
+
+    #[test]
+    fn the_default_tags_are_version_and_short_sha() {
+        let p = project(r#"image = "reg.example/p/svc""#);
+        let s = build_in(&["--push"], &[], &p).unwrap();
+        assert_eq!(
+            s.push.unwrap().references,
+            vec!["reg.example/p/svc:1.4.0", "reg.example/p/svc:abcdef0"]
+        );
+    }
+
+    #[test]
+    fn bad_environment_values_and_unfillable_templates_are_errors() {
+        let p = project(r#"image = "reg.example/p/svc""#);
+        let err = build_in(&[], &[("SHIPIMG_TAGS", "{brnach}")], &p).unwrap_err();
+        assert!(
+            err.message().starts_with("$SHIPIMG_TAGS:"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(err.hint(), Some("did you mean `{branch}`?"));
+        let err = build_in(&[], &[("SHIPIMG_TAGS", "{branch}")], &p).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "cannot fill the tag template `{branch}`: not on a branch"
+        );
+        let err = build_in(&[], &[("SHIPIMG_NETWORK", "bridge")], &p).unwrap_err();
+        assert!(err.message().contains("SHIPIMG_NETWORK is `bridge`"));
+        let err = build_in(&[], &[("SHIPIMG_IMAGE", "Bad/Name")], &p).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("$SHIPIMG_IMAGE: `image` is `Bad/Name`")
+        );
+        let err = build(&["--push"], &[]).unwrap_err();
+        assert!(err.message().contains("no `image` in a project config"));
     }
 
     #[test]
@@ -387,7 +658,10 @@ mod tests {
         let crate::cli::Command::Build(args) = cli.command else {
             unreachable!()
         };
-        let s = BuildSettings::resolve(&args, &global, &|_| None).unwrap();
+        let s = BuildSettings::resolve(&args, &global, &|_| None, &Project::default(), &|_| {
+            values()
+        })
+        .unwrap();
         assert_eq!(s.progress, ProgressSetting::Quiet);
         assert_eq!(
             build(&["--progress", "plain"], &[]).unwrap().progress,

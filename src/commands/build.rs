@@ -2,6 +2,7 @@
 //! build on the engine, show its progress, and write the results where asked.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::cli::BuildArgs;
+use crate::config::TemplateValues;
 use crate::context::dockerfile::{base_image_hosts, registry_host, secret_mounts};
 use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
@@ -40,7 +42,18 @@ pub async fn run(
     global: &GlobalSettings,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let settings = BuildSettings::resolve(args, global, &|name| std::env::var(name).ok())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let project = crate::config::load(&args.path)?;
+    let values = |templates: &[String]| {
+        TemplateValues::gather(
+            &args.path,
+            &project,
+            templates,
+            &env,
+            std::time::SystemTime::now(),
+        )
+    };
+    let mut settings = BuildSettings::resolve(args, global, &env, &project, &values)?;
 
     // Secrets first: a missing file should fail before anything talks to the engine.
     let mut secrets: Vec<LoadedSecret> = Vec::new();
@@ -65,6 +78,7 @@ pub async fn run(
     let index = resolve_index_credentials(&index_options, &index_env)?;
     let cwd = std::env::current_dir()?;
     let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    add_index_build_args(&plan, &mut settings, printer)?;
     lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
     if settings.lint_only {
         return Ok(ExitStatus::Success);
@@ -73,6 +87,7 @@ pub async fn run(
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
     let plan_dockerfile = plan.dockerfile.clone();
 
+    describe_plan(&settings, &plan, &cwd, printer);
     if let Some(index) = &index {
         describe_index_credentials(index, &settings.index_urls, printer);
         if netrc_mounted {
@@ -132,6 +147,33 @@ pub async fn run(
                     value: secrecy::SecretSlice::from(password.expose_secret().as_bytes().to_vec()),
                     login: entry.login.clone(),
                 });
+            }
+        }
+    }
+    // The push registries' logins, found now so a missing one stops us before the build; they
+    // must not be in the image either.
+    if let Some(push) = &settings.push {
+        let mut hosts: Vec<String> = push.references.iter().map(|r| registry_host(r)).collect();
+        hosts.dedup();
+        for host in hosts {
+            match login_for_host(&host, true, &var).await? {
+                Some(login) => {
+                    printer.status(
+                        "Credentials",
+                        &format!("registry {host} from {} (push)", login.source),
+                    );
+                    scan_secrets.push(crate::scan::ScanSecret {
+                        id: format!("registry password for {host}"),
+                        value: secrecy::SecretSlice::from(
+                            login.secret.expose_secret().as_bytes().to_vec(),
+                        ),
+                        login: Some(login.username.clone()),
+                    });
+                }
+                None => printer.status(
+                    "Credentials",
+                    &format!("registry {host}: no login found, pushing anonymously"),
+                ),
             }
         }
     }
@@ -300,19 +342,6 @@ pub async fn run(
     write_results(&settings, &image_id)?;
     match &settings.push {
         Some(push) => {
-            // The push registries' own logins must not be in the image either.
-            for reference in &push.references {
-                let host = registry_host(reference);
-                if let Some(login) = login_for_host(&host, true, &var).await? {
-                    scan_secrets.push(crate::scan::ScanSecret {
-                        id: format!("registry password for {host}"),
-                        value: secrecy::SecretSlice::from(
-                            login.secret.expose_secret().as_bytes().to_vec(),
-                        ),
-                        login: Some(login.username.clone()),
-                    });
-                }
-            }
             // Nothing reaches the registry unless the image is clean: exit 3 otherwise.
             let scanned = super::scan::scan_and_report(
                 &engine,
@@ -470,6 +499,78 @@ fn registry_aliases(host: &str) -> Vec<String> {
             "registry-1.docker.io".into(),
         ],
         other => vec![other.to_owned()],
+    }
+}
+
+/// The index URLs as the build arguments pip and uv read (`PIP_INDEX_URL`, `UV_INDEX_URL` and
+/// their `EXTRA_` lists), for each the Dockerfile declares with `ARG` and the user left unset:
+/// `shipimg init`'s Dockerfiles then need no `--build-arg`. The URLs carry no credential.
+fn add_index_build_args(
+    plan: &ContextPlan,
+    settings: &mut BuildSettings,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let Some((first, rest)) = settings.index_urls.split_first() else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&plan.dockerfile).unwrap_or_default();
+    let declared = crate::context::dockerfile::declared_args(&text).unwrap_or_default();
+    let extra = rest.join(" ");
+    for (name, value) in [
+        ("PIP_INDEX_URL", first.clone()),
+        ("UV_INDEX_URL", first.clone()),
+        ("PIP_EXTRA_INDEX_URL", extra.clone()),
+        ("UV_EXTRA_INDEX_URL", extra.clone()),
+    ] {
+        if value.is_empty()
+            || !declared.iter().any(|d| d == name)
+            || settings.build_args.contains_key(name)
+        {
+            continue;
+        }
+        if value.contains('@') {
+            printer.warn(&format!(
+                "not passing an index URL with credentials in it as build argument {name}"
+            ));
+            continue;
+        }
+        settings.build_args.insert(name.to_owned(), value);
+    }
+    Ok(())
+}
+
+/// What the build will do, before it starts: where the settings came from, the image and its
+/// tags, the Dockerfile and stage, the indexes. Never a credential.
+fn describe_plan(settings: &BuildSettings, plan: &ContextPlan, cwd: &Path, printer: &Printer) {
+    let shown = |path: &Path| {
+        let path = path.strip_prefix(cwd).unwrap_or(path);
+        path.strip_prefix(".").unwrap_or(path).display().to_string()
+    };
+    if let Some(source) = &settings.config {
+        let source = crate::config::ConfigSource {
+            path: PathBuf::from(shown(&source.path)),
+            pyproject: source.pyproject,
+        };
+        printer.status("Config", &source.to_string());
+    }
+    match (&settings.image, settings.tags.as_slice()) {
+        (_, []) => printer.status("Image", "untagged (no `-t` and no `image` in a config)"),
+        (Some(image), tags) if tags.iter().all(|t| t.starts_with(&format!("{image}:"))) => {
+            let tags: Vec<&str> = tags.iter().map(|t| &t[image.len() + 1..]).collect();
+            printer.status("Image", &format!("{image}, tags {}", tags.join(", ")));
+        }
+        (_, tags) => printer.status("Image", &tags.join(", ")),
+    }
+    let mut dockerfile = shown(&plan.dockerfile);
+    if let Some(target) = &settings.target {
+        dockerfile.push_str(&format!(", target stage `{target}`"));
+    }
+    if let Some(platform) = &settings.platform {
+        dockerfile.push_str(&format!(", platform {platform}"));
+    }
+    printer.status("Dockerfile", &dockerfile);
+    if !settings.index_urls.is_empty() {
+        printer.status("Indexes", &settings.index_urls.join(", "));
     }
 }
 

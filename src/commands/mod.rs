@@ -4,6 +4,7 @@
 mod build;
 mod context;
 mod doctor;
+mod init;
 mod lint;
 mod push;
 mod scan;
@@ -27,5 +28,6 @@ pub async fn dispatch(
         Command::Push(args) => push::run(&args, global, printer).await,
         Command::Scan(args) => scan::run(&args, printer).await,
         Command::Context(args) => context::run(&args, printer).await,
+        Command::Init(args) => init::run(&args, printer).await,
     }
 }

@@ -48,6 +48,22 @@ pub fn registry_host(reference: &str) -> String {
     }
 }
 
+/// The names every `ARG` declares, in order (duplicates kept).
+pub fn declared_args(text: &str) -> Result<Vec<String>, DockerfileError> {
+    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+        message: err.to_string(),
+    })?;
+    let mut names = Vec::new();
+    for instruction in &dockerfile.instructions {
+        if let parse_dockerfile::Instruction::Arg(arg) = instruction {
+            for (name, _) in crate::lint::parse_pairs(&arg.arguments.value, false) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// A `RUN --mount=type=secret,...` in the Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretMount {

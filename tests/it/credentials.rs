@@ -241,9 +241,7 @@ fn example_builds_with_index_credentials_from_the_environment() {
                 "--network",
                 "host",
             ])
-            .args(["--progress", "plain", "-t", &tag])
-            .arg("--build-arg")
-            .arg(format!("INDEX_URL={}", sandbox.var("SANDBOX_INDEX_URL"))),
+            .args(["--progress", "plain", "-t", &tag]),
     )
     .success();
     let run = Outcome::of(
@@ -446,8 +444,6 @@ fn canary_no_secret_in_output_or_files_at_trace_level() {
                 "host",
             ])
             .args(["--progress", "plain", "--no-cache", "-t", &tag])
-            .arg("--build-arg")
-            .arg(format!("INDEX_URL={}", sandbox.var("SANDBOX_INDEX_URL")))
             .arg("--iidfile")
             .arg(out_dir.path().join("iid"))
             .arg("--metadata-file")

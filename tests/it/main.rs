@@ -8,6 +8,7 @@ mod context;
 mod credentials;
 mod doctor;
 mod google;
+mod init;
 mod push;
 mod sandbox;
 mod scan;

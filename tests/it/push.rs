@@ -20,7 +20,7 @@ fn registry_password(sandbox: &Sandbox) -> String {
 }
 
 /// A repository of this test's own in the sandbox registry.
-fn repository(what: &str) -> String {
+pub fn repository(what: &str) -> String {
     format!(
         "{}/shipimg-test/{what}-{}",
         Sandbox::get().var("SANDBOX_REGISTRY"),
@@ -30,7 +30,7 @@ fn repository(what: &str) -> String {
 
 /// The digest the registry itself reports for `repo:tag`, asked with curl (the password goes
 /// on curl's stdin, not its command line).
-fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
     let sandbox = Sandbox::get();
     let (host, path) = repo.split_once('/').unwrap();
     let mut child = Command::new("curl")

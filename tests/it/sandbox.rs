@@ -16,7 +16,10 @@ fn cli_build(sandbox: &Sandbox, netrc: &std::path::Path, tag: &str) -> Command {
         .arg(format!("id=netrc,src={}", netrc.display()))
         .args(["--network", "host", "--progress", "plain"])
         .arg("--build-arg")
-        .arg(format!("INDEX_URL={}", sandbox.var("SANDBOX_INDEX_URL")))
+        .arg(format!(
+            "PIP_INDEX_URL={}",
+            sandbox.var("SANDBOX_INDEX_URL")
+        ))
         .args(["-t", tag])
         .arg(repo_root().join("fixtures/example"));
     cmd
