@@ -94,10 +94,7 @@ pub fn load(dir: &Path) -> Result<Project, CliError> {
     let mut tool_table = None;
     if let Some(doc) = read_toml(&pyproject_path)? {
         let section = |name: &str| doc.get(name).and_then(toml::Value::as_table);
-        let poetry = section("tool").and_then(|t| t.get("poetry")?.as_table().cloned());
-        let version_of =
-            |t: Option<&toml::Table>| t.and_then(|t| t.get("version")?.as_str().map(str::to_owned));
-        project.version = version_of(section("project")).or_else(|| version_of(poetry.as_ref()));
+        project.version = crate::labels::project_version(&doc);
         project.dynamic_version = section("project")
             .and_then(|p| p.get("dynamic")?.as_array().cloned())
             .is_some_and(|d| d.iter().any(|v| v.as_str() == Some("version")));
@@ -693,6 +690,100 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("hint:"), "{err}");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn load_reads_the_version_of_either_style_and_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[project]\nname = \"a\"\nversion = \"2.0.1\"\n[tool.shipimg]\nimage = \"reg.example/a\"\n",
+        );
+        let project = load(dir.path()).unwrap();
+        assert_eq!(project.version.as_deref(), Some("2.0.1"));
+        assert_eq!(project.config.image.as_deref(), Some("reg.example/a"));
+        assert!(project.config.source.unwrap().pyproject);
+
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"a\"\nversion = \"0.3.0\"\n",
+        );
+        write(dir.path(), "shipimg.toml", "image = \"reg.example/b\"\n");
+        let project = load(dir.path()).unwrap();
+        assert_eq!(project.version.as_deref(), Some("0.3.0"));
+        assert_eq!(project.config.image.as_deref(), Some("reg.example/b"));
+
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[project]\nname = \"a\"\ndynamic = [\"version\"]\n[tool.shipimg]\n",
+        );
+        let err = load(dir.path()).unwrap_err();
+        assert!(
+            err.message().starts_with("two project configs"),
+            "{}",
+            err.message()
+        );
+        std::fs::remove_file(dir.path().join("shipimg.toml")).unwrap();
+        let project = load(dir.path()).unwrap();
+        let values = TemplateValues::gather(
+            dir.path(),
+            &project,
+            &["{version}".into()],
+            &|_| None,
+            std::time::SystemTime::UNIX_EPOCH,
+        );
+        assert!(values.version.unwrap_err().contains("dynamic"));
+        assert_eq!(values.date, "19700101");
+    }
+
+    #[test]
+    fn git_facts_come_from_the_repository_then_from_ci() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "f", "x");
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        let templates = ["{git_sha}".to_owned(), "{branch}".to_owned()];
+        let ci = |name: &str| (name == "GITHUB_REF_NAME").then(|| "release/1.x".to_owned());
+        let now = std::time::SystemTime::now();
+        let project = Project::default();
+        let values = TemplateValues::gather(dir.path(), &project, &templates, &|_| None, now);
+        assert!(
+            values
+                .git_sha
+                .unwrap_err()
+                .contains("not in a git repository")
+        );
+        assert!(values.branch.is_err());
+
+        git(&["init", "-q", "-b", "feature/x"]);
+        git(&["add", "f"]);
+        git(&["commit", "-q", "-m", "m"]);
+        let values = TemplateValues::gather(dir.path(), &project, &templates, &ci, now);
+        assert_eq!(values.git_sha.as_ref().unwrap().len(), 40);
+        assert_eq!(values.branch.as_deref(), Ok("feature/x"));
+        assert_eq!(expand("{branch}", &values).unwrap(), "feature-x");
+
+        // Detached, as CI checks out: the CI's variable names the branch.
+        git(&["checkout", "-q", "--detach"]);
+        let values = TemplateValues::gather(dir.path(), &project, &templates, &ci, now);
+        assert_eq!(values.branch.as_deref(), Ok("release/1.x"));
     }
 
     #[test]

@@ -95,6 +95,11 @@ pub fn strip_credentials(url: &str) -> String {
 pub fn pyproject_version(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let doc: toml::Table = toml::from_str(&text).ok()?;
+    project_version(&doc)
+}
+
+/// `[project].version`, else `[tool.poetry].version`, of a parsed pyproject.
+pub fn project_version(doc: &toml::Table) -> Option<String> {
     let from = |table: Option<&toml::Value>| {
         table
             .and_then(|t| t.get("version"))
