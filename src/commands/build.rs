@@ -75,9 +75,21 @@ pub async fn run(
         var: &var,
         home: std::env::home_dir(),
     };
-    let index = resolve_index_credentials(&index_options, &index_env)?;
     let cwd = std::env::current_dir()?;
     let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    let index = match resolve_index_credentials(&index_options, &index_env) {
+        Ok(index) => index,
+        // A broken `$NETRC` or `~/.netrc` that nobody asked for must not stop a build that
+        // mounts no netrc: the user may keep it for other tools.
+        Err(err) if implicit_netrc(&index_options, &var) && !mounts_netrc(&plan) => {
+            printer.warn(&format!(
+                "{} (ignored: the Dockerfile mounts no netrc)",
+                err.message()
+            ));
+            None
+        }
+        Err(err) => return Err(err.into()),
+    };
     add_index_build_args(&plan, &mut settings, printer)?;
     lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
     if settings.lint_only {
@@ -419,6 +431,23 @@ const NETRC_SOURCES: &str =
 /// A step that mounts the netrc when none was found fails now, before the build, rather than as
 /// pip's "no matching distribution" minutes later; a netrc nobody mounts is worth a warning.
 /// Returns whether a step mounts it.
+/// True when the index netrc would come from `$NETRC` or `~/.netrc`, not from anything the user
+/// gave shipimg itself.
+fn implicit_netrc(options: &IndexOptions, var: &dyn Fn(&str) -> Option<String>) -> bool {
+    options.netrc_flag.is_none()
+        && var("SHIPIMG_NETRC").is_none_or(|t| t.is_empty())
+        && var("SHIPIMG_INDEX_USERNAME").is_none()
+}
+
+/// True when a step mounts the `netrc` secret (or the Dockerfile cannot be read: the later
+/// checks then report that).
+fn mounts_netrc(plan: &ContextPlan) -> bool {
+    std::fs::read_to_string(&plan.dockerfile)
+        .ok()
+        .and_then(|text| secret_mounts(&text).ok())
+        .is_none_or(|mounts| mounts.iter().any(|m| m.id == "netrc"))
+}
+
 fn check_secret_mounts(
     plan: &ContextPlan,
     have_netrc: bool,

@@ -481,3 +481,56 @@ fn canary_no_secret_in_output_or_files_at_trace_level() {
         }
     }
 }
+
+#[test]
+fn a_broken_home_netrc_only_matters_to_a_build_that_mounts_the_netrc() {
+    let sandbox = Sandbox::get();
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".netrc",
+        "machine idx.example login me passwd-typo hunter2-canary\n",
+    );
+
+    // No netrc mount: a warning, and the build goes on.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN echo no-netrc-{} > /n\n",
+            sandbox.var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    let tag = unique_image("no-netrc-mount");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let out = {
+        let _lock = build_lock();
+        Outcome::of(
+            shipimg(home.path())
+                .env("DOCKER_HOST", sandbox.docker_host())
+                .current_dir(dir.path())
+                .args(["build", "--progress", "plain", "-t", &tag]),
+        )
+        .success()
+    };
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: invalid netrc `"))
+        .unwrap_or_else(|| panic!("no warning about ~/.netrc\n{out}"));
+    assert!(
+        warning.ends_with("(ignored: the Dockerfile mounts no netrc)"),
+        "{warning}"
+    );
+    assert!(!out.stderr.contains("hunter2-canary"), "{out}");
+
+    // A netrc mount: the same file is an error, before any build.
+    let dir = tempfile::tempdir().unwrap();
+    netrc_probe(dir.path());
+    let (out, _) = probe_sees(dir.path(), home.path(), |_| {});
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.starts_with("error: invalid netrc `"), "{out}");
+    assert!(!out.stderr.contains("hunter2-canary"), "{out}");
+}
