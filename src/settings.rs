@@ -311,7 +311,15 @@ impl BuildSettings {
         };
         let index_urls = match from_env("SHIPIMG_INDEX_URLS") {
             _ if !args.index_urls.is_empty() => args.index_urls.clone(),
-            Some(list) => split_list(&list),
+            Some(list) => {
+                let urls = split_list(&list);
+                let table = toml::Table::from_iter([(
+                    "index-urls".to_owned(),
+                    toml::Value::Array(urls.iter().cloned().map(toml::Value::String).collect()),
+                )]);
+                crate::config::parse(&env_source("SHIPIMG_INDEX_URLS"), &table)?;
+                urls
+            }
             None => config.index_urls.clone().unwrap_or_default(),
         };
         Ok(Self {
@@ -591,6 +599,22 @@ mod tests {
             err.message()
                 .starts_with("$SHIPIMG_IMAGE: `image` is `Bad/Name`")
         );
+        let err = build_in(
+            &[],
+            &[(
+                "SHIPIMG_INDEX_URLS",
+                "https://u:hunter22@idx.example/simple/",
+            )],
+            &p,
+        )
+        .unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("$SHIPIMG_INDEX_URLS: an `index-urls` entry has credentials"),
+            "{}",
+            err.message()
+        );
+        assert!(!err.message().contains("hunter22"));
         let err = build(&["--push"], &[]).unwrap_err();
         assert!(err.message().contains("no `image` in a project config"));
     }

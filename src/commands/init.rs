@@ -58,8 +58,10 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     let dockerfile_path = dir.join("Dockerfile");
     let ignore_path = dir.join(".dockerignore");
 
+    // A project that keeps its config in shipimg.toml gets the block there.
+    let shipimg_toml = dir.join("shipimg.toml");
     let mut existing: Vec<String> = Vec::new();
-    for path in [&dockerfile_path, &ignore_path] {
+    for path in [&dockerfile_path, &ignore_path, &shipimg_toml] {
         if path.exists() {
             existing.push(shown(path));
         }
@@ -77,12 +79,15 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     }
 
     let block = init::config_block(args.image.as_deref(), &args.index_urls);
-    let new_pyproject = init::with_block(&pyproject, &block);
+    let (config_path, config_text) = match shipimg_toml.exists() {
+        true => (&shipimg_toml, block.clone()),
+        false => (&pyproject_path, init::with_block(&pyproject, &block)),
+    };
     // Everything is prepared before anything is written.
     let dockerfile = init::dockerfile(detected.kind, &base_image, &detected.cmd);
     write(&dockerfile_path, &dockerfile)?;
     write(&ignore_path, init::DOCKERIGNORE)?;
-    write(&pyproject_path, &new_pyproject)?;
+    write(config_path, &config_text)?;
     crate::config::load(dir)?;
 
     let kind = match detected.kind {
@@ -102,7 +107,7 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     printer.status("Wrote", &shown(&ignore_path));
     printer.status(
         "Wrote",
-        &format!("[tool.shipimg] in {}", shown(&pyproject_path)),
+        &format!("[tool.shipimg] in {}", shown(config_path)),
     );
     if detected.cmd_guessed {
         printer.warn(&format!(

@@ -87,6 +87,8 @@ pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitErr
         (ProjectKind::Poetry, why.to_owned())
     } else if project.is_some() {
         (ProjectKind::Pip, "[project] in pyproject.toml".to_owned())
+    } else if let Some(kind) = kind {
+        (kind, "--kind".to_owned())
     } else {
         return Err(InitError::UnknownKind(path.display().to_string()));
     };
@@ -341,6 +343,8 @@ mod tests {
             detect(dir.path(), None),
             Err(InitError::UnknownKind(_))
         ));
+        let forced = detect(dir.path(), Some(ProjectKind::Pip)).unwrap();
+        assert_eq!(forced.kind, ProjectKind::Pip);
         let dir = project(&[("pyproject.toml", "[project\n")]);
         assert!(matches!(
             detect(dir.path(), None),

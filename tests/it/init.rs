@@ -247,6 +247,35 @@ fn init_never_overwrites_without_force() {
 }
 
 #[test]
+fn init_puts_the_config_in_an_existing_shipimg_toml() {
+    let dir = fixture_copy("pip");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shipimg.toml"),
+        "image = \"reg.example/old\"\n",
+    )
+    .unwrap();
+    let out = Outcome::of(shipimg_in(dir.path(), home.path()).arg("init")).code(1);
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("error: not overwriting shipimg.toml: it exists already"),
+        "{out}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
+    Outcome::of(shipimg_in(dir.path(), home.path()).args([
+        "init",
+        "--force",
+        "--image",
+        "reg.example/new",
+    ]))
+    .success();
+    let config = std::fs::read_to_string(dir.path().join("shipimg.toml")).unwrap();
+    assert!(config.contains("image = \"reg.example/new\""), "{config}");
+    let pyproject = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+    assert!(!pyproject.contains("[tool.shipimg]"), "{pyproject}");
+}
+
+#[test]
 fn init_outside_a_python_project_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
