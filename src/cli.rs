@@ -206,6 +206,18 @@ pub struct BuildArgs {
     /// (events on stdout), `quiet` (only the image id on stdout)
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "TYPE")]
     pub progress: ProgressArg,
+
+    /// How the context reaches the engine: `sync` serves it over the BuildKit session, and a
+    /// rebuild sends only changed files (the default); `tar` sends it whole as the request body
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub context_transfer: Option<ContextTransferArg>,
+}
+
+/// `--context-transfer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContextTransferArg {
+    Sync,
+    Tar,
 }
 
 /// How pushes are retried.

@@ -88,6 +88,15 @@ pub enum ProgressSetting {
     Quiet,
 }
 
+/// How the build context reaches the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextTransfer {
+    /// Served over the BuildKit session with file sync: the engine asks only for what changed.
+    Sync,
+    /// Sent whole as a tar request body.
+    Tar,
+}
+
 /// What `shipimg build` will do, resolved from flags and environment.
 #[derive(Debug, Clone)]
 pub struct BuildSettings {
@@ -132,6 +141,8 @@ pub struct BuildSettings {
     pub lint_only: bool,
     /// `--allow-secret-copy`.
     pub allow_secret_copy: bool,
+    /// `--context-transfer`, `sync` unless asked otherwise.
+    pub context_transfer: ContextTransfer,
 }
 
 /// What a push will do: `shipimg push`, or `shipimg build --push`.
@@ -355,6 +366,10 @@ impl BuildSettings {
             push,
             lint_only: args.lint_only,
             allow_secret_copy: args.allow_secret_copy,
+            context_transfer: match args.context_transfer {
+                Some(crate::cli::ContextTransferArg::Tar) => ContextTransfer::Tar,
+                Some(crate::cli::ContextTransferArg::Sync) | None => ContextTransfer::Sync,
+            },
         })
     }
 }

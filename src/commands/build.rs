@@ -1,12 +1,15 @@
 //! `shipimg build`: stage the context, open a BuildKit session holding the secrets, run the
 //! build on the engine, show its progress, and write the results where asked.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
@@ -28,8 +31,9 @@ use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
-use crate::session::{RegistryCredential, Session, SessionStore};
-use crate::settings::{BuildSettings, GlobalSettings, ProgressSetting};
+use crate::session::filesync::{self, TransferSummary};
+use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
+use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings, ProgressSetting};
 
 /// Context bytes per request-body chunk.
 const BODY_CHUNK: usize = 256 * 1024;
@@ -213,13 +217,36 @@ pub async fn run(
             store.registries.insert(alias, credential.clone());
         }
     }
+    // The context over the session unless asked otherwise: the engine keeps its copy between
+    // builds and asks only for changed files.
+    let plan = Arc::new(plan);
+    let sync_source = match settings.context_transfer {
+        ContextTransfer::Sync if engine.supports_file_sync() => {
+            Some(context_source(&plan, printer))
+        }
+        ContextTransfer::Sync => {
+            printer.info(
+                "note: this engine cannot pull the context over the session; sending it as a tar",
+            );
+            None
+        }
+        ContextTransfer::Tar => None,
+    };
+    if let Some(source) = &sync_source {
+        store.files = Some(source.clone());
+        let node = filesync::node_id(filesync::node_id_dir(&var).as_deref());
+        store.shared_key = Some(filesync::shared_key(&plan.dir, &node));
+    }
     let session = Session::start(&address, store)
         .await
         .map_err(|err| CliError::user(err.to_string()))?;
 
     let params = BuildParams {
         tags: settings.tags.clone(),
-        dockerfile: plan.dockerfile_name.clone(),
+        dockerfile: match &sync_source {
+            Some(source) => source.dockerfile_name(),
+            None => plan.dockerfile_name.clone(),
+        },
         target: settings.target.clone(),
         build_args: settings.build_args.clone(),
         labels: crate::labels::merge(
@@ -232,6 +259,7 @@ pub async fn run(
         platform: settings.platform.clone(),
         session_id: session.id().to_owned(),
         build_id: crate::session::random_id(),
+        context_from_session: sync_source.is_some(),
     };
 
     let mode = match settings.progress {
@@ -253,25 +281,14 @@ pub async fn run(
         sinks,
     )));
 
-    // The context streams from a blocking thread into the request body.
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
-    let context_printer = printer.clone();
-    let context_task = tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
-            tx: tx.clone(),
-            buffer: BytesMut::with_capacity(BODY_CHUNK),
-        };
-        let mut warn = |notice: &Notice| super::context::warn_notice(&context_printer, notice);
-        let result = archive::write_tar(&plan, &mut writer, &mut warn);
-        if let Err(err) = &result {
-            // Abort the request body so the engine never builds from a truncated context.
-            let _ = tx.blocking_send(Err(std::io::Error::other(err.to_string())));
+    let (body, context_task) = match &sync_source {
+        // The engine pulls the context over the session: the body stays empty.
+        Some(_) => (futures_util::stream::empty().boxed(), None),
+        None => {
+            let (body, task) = stream_tar(Arc::clone(&plan), printer);
+            (body, Some(task))
         }
-        result
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    };
 
     let ticker_reporter = Arc::clone(&reporter);
     let ticker = tokio::spawn(async move {
@@ -304,6 +321,9 @@ pub async fn run(
         result = &mut build => (result, false),
         _ = tokio::signal::ctrl_c() => {
             tracing::debug!(build_id = %params.build_id, "interrupted: cancelling the build");
+            if let Some(source) = &sync_source {
+                source.cancel();
+            }
             let _ = cancel_build(&address, &params.build_id).await;
             let result = tokio::time::timeout(CANCEL_GRACE, &mut build)
                 .await
@@ -313,7 +333,13 @@ pub async fn run(
     };
     ticker.abort();
     session.close();
-    let context_result = context_task.await?;
+    let context_result = match context_task {
+        Some(task) => task.await?.map(drop),
+        None => sync_source
+            .as_ref()
+            .and_then(ContextSource::take_failure)
+            .map_or(Ok(()), Err),
+    };
 
     // The reporter's lock is released before anything else is awaited.
     let image_id = {
@@ -350,8 +376,13 @@ pub async fn run(
         });
         image_id
     };
+    let transfer = sync_source.as_ref().map(ContextSource::summary);
+    if let Some(transfer) = &transfer {
+        tracing::debug!(?transfer, "context transfer");
+        printer.status("Context", &describe_transfer(transfer));
+    }
 
-    write_results(&settings, &image_id)?;
+    write_results(&settings, &image_id, transfer.as_ref())?;
     match &settings.push {
         Some(push) => {
             // Nothing reaches the registry unless the image is clean: exit 3 otherwise.
@@ -649,8 +680,72 @@ fn build_error(err: BuildError, failed: Option<progress::FailedStep>) -> CliErro
     }
 }
 
+/// The file sync source for a build, with the walk's notices shown once each (the engine walks
+/// the context more than once per build).
+fn context_source(plan: &Arc<ContextPlan>, printer: &Printer) -> ContextSource {
+    let notice_printer = printer.clone();
+    let seen = Mutex::new(HashSet::new());
+    let on_notice = move |notice: &Notice| {
+        let path = match notice {
+            Notice::CredentialLeftOut { path, .. } | Notice::SpecialSkipped { path, .. } => path,
+        };
+        if seen.lock().is_ok_and(|mut seen| seen.insert(path.clone())) {
+            super::context::warn_notice(&notice_printer, notice);
+        }
+    };
+    ContextSource::new(Arc::clone(plan), Arc::new(on_notice))
+}
+
+/// The tar request body, written by a blocking thread while the engine reads it.
+fn stream_tar(
+    plan: Arc<ContextPlan>,
+    printer: &Printer,
+) -> (
+    BoxStream<'static, std::io::Result<Bytes>>,
+    tokio::task::JoinHandle<Result<archive::ContextSummary, crate::context::ContextError>>,
+) {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
+    let context_printer = printer.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            tx: tx.clone(),
+            buffer: BytesMut::with_capacity(BODY_CHUNK),
+        };
+        let mut warn = |notice: &Notice| super::context::warn_notice(&context_printer, notice);
+        let result = archive::write_tar(&plan, &mut writer, &mut warn);
+        if let Err(err) = &result {
+            // Abort the request body so the engine never builds from a truncated context.
+            let _ = tx.blocking_send(Err(std::io::Error::other(err.to_string())));
+        }
+        result
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (body.boxed(), task)
+}
+
+/// `context: sent 12 files (3.4 MiB), 24988 unchanged`.
+fn describe_transfer(transfer: &TransferSummary) -> String {
+    format!(
+        "sent {} {} ({}), {} unchanged on the engine",
+        transfer.files_sent,
+        if transfer.files_sent == 1 {
+            "file"
+        } else {
+            "files"
+        },
+        super::context::human_bytes(transfer.bytes_sent),
+        transfer.files_unchanged
+    )
+}
+
 /// `--iidfile` and `--metadata-file`, written only after a successful build.
-fn write_results(settings: &BuildSettings, image_id: &str) -> Result<(), CliError> {
+fn write_results(
+    settings: &BuildSettings,
+    image_id: &str,
+    transfer: Option<&TransferSummary>,
+) -> Result<(), CliError> {
     if let Some(path) = &settings.iidfile {
         std::fs::write(path, image_id).map_err(|err| {
             CliError::user(format!(
@@ -665,11 +760,15 @@ fn write_results(settings: &BuildSettings, image_id: &str) -> Result<(), CliErro
         .as_ref()
         .filter(|_| settings.push.is_none())
     {
-        let metadata = serde_json::json!({
+        let mut metadata = serde_json::json!({
             "containerimage.config.digest": image_id,
             "containerimage.digest": image_id,
             "image.name": settings.tags.join(","),
         });
+        if let Some(transfer) = transfer {
+            metadata["shipimg.context.transfer"] =
+                serde_json::to_value(transfer).expect("counters serialise");
+        }
         let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
         std::fs::write(path, text).map_err(|err| {
             CliError::user(format!(

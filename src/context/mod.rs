@@ -58,6 +58,12 @@ pub enum ContextError {
         expected: u64,
         actual: String,
     },
+    /// A name file sync cannot carry: its protocol holds paths as UTF-8 strings.
+    #[error("cannot send `{path}` over file sync: its name is not valid UTF-8")]
+    NotUtf8 { path: String },
+    /// A file that was listed is gone when its content is asked for.
+    #[error("`{path}` was removed while the context was being sent")]
+    RemovedWhileSending { path: PathBuf },
     /// The ignore file is invalid.
     #[error(transparent)]
     Ignore(#[from] ignore::IgnoreError),
@@ -85,6 +91,14 @@ impl ContextError {
             ),
             ContextError::ChangedWhileReading { .. } => Some(
                 "something is writing to the context; wait for it to finish, or add the file to .dockerignore"
+                    .into(),
+            ),
+            ContextError::NotUtf8 { .. } => Some(
+                "rename it, add it to .dockerignore, or send a tar with `--context-transfer tar`"
+                    .into(),
+            ),
+            ContextError::RemovedWhileSending { .. } => Some(
+                "something is deleting files in the context; wait for it to finish and build again"
                     .into(),
             ),
             ContextError::AllowOutsideContext { .. } => {

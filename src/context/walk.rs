@@ -1,14 +1,19 @@
 //! The context walk: depth first, a directory before its children, names in byte order (the
 //! order docker/cli and BuildKit's fsutil use), applying the ignore rules and the credential
 //! guard. Symlinks are reported as links and never followed.
+//!
+//! The tar stream walks the whole context with the plan's rules ([`walk`]); file sync walks it
+//! once per engine request, with the engine's extra excludes and include paths on top
+//! ([`walk_with`]), so both send exactly the same entries for the same rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::guard::CredentialKind;
+use super::ignore::{Matcher, parse_exclude_patterns};
 use super::{ContextError, ContextPlan, classify_file};
 
 /// What a walked entry is.
@@ -63,17 +68,117 @@ pub fn walk(
     visit: &mut dyn FnMut(Entry<'_>) -> Result<(), ContextError>,
     notice: &mut dyn FnMut(Notice),
 ) -> Result<(), ContextError> {
+    walk_with(&WalkOptions::for_plan(plan), visit, notice)
+}
+
+/// Where a walk starts and which rules decide what it sends.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkOptions<'a> {
+    /// The directory walked; entry paths are relative to it.
+    pub root: &'a Path,
+    /// The ignore rules (the plan's), if any.
+    pub matcher: Option<&'a Matcher>,
+    /// More exclude rules, applied on top (the ones the engine sends over file sync).
+    pub extra_excludes: Option<&'a Matcher>,
+    /// `Some` turns the credential guard on, letting these relative paths through.
+    pub guard_allowed: Option<&'a HashSet<Vec<u8>>>,
+    /// When set, only paths these patterns name, their parents and what lies below them.
+    pub includes: Option<&'a Includes>,
+}
+
+impl<'a> WalkOptions<'a> {
+    /// The whole context under the plan's rules, as the tar stream sends it.
+    pub fn for_plan(plan: &'a ContextPlan) -> Self {
+        Self {
+            root: &plan.dir,
+            matcher: Some(&plan.matcher),
+            extra_excludes: None,
+            guard_allowed: Some(&plan.allowed),
+            includes: None,
+        }
+    }
+}
+
+/// Include patterns, matched as fsutil matches them: `/`-separated, one glob per component, a
+/// path is in when its leading components match a whole pattern (it is the pattern or below it),
+/// and a directory is walked when its components match the start of a pattern.
+#[derive(Debug, Clone, Default)]
+pub struct Includes {
+    /// Each pattern, one compiled glob per component.
+    patterns: Vec<Vec<Matcher>>,
+}
+
+/// How a path relates to the include patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inclusion {
+    /// Neither named nor on the way to something named.
+    Out,
+    /// A parent of something named: sent, and walked, but its other children are not.
+    Partial,
+    /// Named by a pattern, or below a named path: sent with everything below it.
+    Full,
+}
+
+impl Includes {
+    /// Compiles include patterns (`/`-separated globs relative to the walked root). `.` or an
+    /// empty pattern names everything.
+    pub fn new<S: AsRef<[u8]>>(patterns: &[S]) -> Result<Self, ContextError> {
+        let mut compiled = Vec::with_capacity(patterns.len());
+        for pattern in patterns {
+            let mut parts = Vec::new();
+            for part in pattern.as_ref().split(|&b| b == b'/') {
+                if part.is_empty() || part == b"." {
+                    continue;
+                }
+                let rules = parse_exclude_patterns(&[part])?;
+                parts.push(Matcher::new(rules)?);
+            }
+            compiled.push(parts);
+        }
+        Ok(Self { patterns: compiled })
+    }
+
+    fn classify(&self, rel: &[u8]) -> Inclusion {
+        let names: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        let mut best = Inclusion::Out;
+        for pattern in &self.patterns {
+            let matched = names
+                .iter()
+                .zip(pattern)
+                .all(|(name, glob)| glob.is_excluded(name));
+            if !matched {
+                continue;
+            }
+            if names.len() >= pattern.len() {
+                return Inclusion::Full;
+            }
+            best = Inclusion::Partial;
+        }
+        best
+    }
+}
+
+/// Walks from `options.root` under `options`' rules; see [`walk`].
+pub fn walk_with(
+    options: &WalkOptions<'_>,
+    visit: &mut dyn FnMut(Entry<'_>) -> Result<(), ContextError>,
+    notice: &mut dyn FnMut(Notice),
+) -> Result<(), ContextError> {
     let mut walker = Walker {
-        plan,
+        options,
         visit,
         notice,
         links: HashMap::new(),
     };
-    walker.dir(&plan.dir, b"")
+    let inclusion = match options.includes {
+        Some(_) => Inclusion::Partial,
+        None => Inclusion::Full,
+    };
+    walker.dir(options.root, b"", inclusion)
 }
 
 struct Walker<'p, 'v> {
-    plan: &'p ContextPlan,
+    options: &'p WalkOptions<'p>,
     visit: &'v mut dyn FnMut(Entry<'_>) -> Result<(), ContextError>,
     notice: &'v mut dyn FnMut(Notice),
     /// (device, inode) of multiply-linked files already sent -> their path.
@@ -81,7 +186,23 @@ struct Walker<'p, 'v> {
 }
 
 impl Walker<'_, '_> {
-    fn dir(&mut self, abs: &Path, rel: &[u8]) -> Result<(), ContextError> {
+    /// Whether the rules leave `rel` out.
+    fn is_excluded(&self, rel: &[u8]) -> bool {
+        self.options.matcher.is_some_and(|m| m.is_excluded(rel))
+            || self
+                .options
+                .extra_excludes
+                .is_some_and(|m| m.is_excluded(rel))
+    }
+
+    /// Whether an excluded directory must still be walked for an exception below it.
+    fn should_descend(&self, rel: &[u8]) -> bool {
+        let descend =
+            |m: Option<&Matcher>| m.is_none_or(|m| !m.is_excluded(rel) || m.should_descend(rel));
+        descend(self.options.matcher) && descend(self.options.extra_excludes)
+    }
+
+    fn dir(&mut self, abs: &Path, rel: &[u8], inclusion: Inclusion) -> Result<(), ContextError> {
         let io_err = |source| ContextError::Io {
             path: abs.to_path_buf(),
             source,
@@ -119,24 +240,33 @@ impl Walker<'_, '_> {
                     });
                 }
             };
-            let excluded = self.plan.matcher.is_excluded(&child_rel);
+            let child_inclusion = match (inclusion, self.options.includes) {
+                (Inclusion::Partial, Some(includes)) => includes.classify(&child_rel),
+                _ => Inclusion::Full,
+            };
+            if child_inclusion == Inclusion::Out {
+                continue;
+            }
+            let excluded = self.is_excluded(&child_rel);
             let file_type = meta.file_type();
             if file_type.is_dir() {
                 // An excluded directory is still sent, and walked, when an exception may
                 // re-include something below it: fsutil 20.10 (what the docker CLI uses with
                 // BuildKit) does both.
-                if excluded && !self.plan.matcher.should_descend(&child_rel) {
+                if excluded && !self.should_descend(&child_rel) {
                     continue;
                 }
                 self.emit(&child_rel, &child_abs, &meta, EntryKind::Dir)?;
-                self.dir(&child_abs, &child_rel.clone())?;
+                self.dir(&child_abs, &child_rel.clone(), child_inclusion)?;
                 continue;
             }
-            if excluded {
+            // A file is only on the way to an include when the pattern goes deeper: not named.
+            if excluded || child_inclusion == Inclusion::Partial {
                 continue;
             }
             if file_type.is_file() {
-                if !self.plan.allowed.contains(&child_rel)
+                if let Some(allowed) = self.options.guard_allowed
+                    && !allowed.contains(&child_rel)
                     && let Some(kind) = classify_file(&child_rel, &child_abs, meta.len())
                 {
                     (self.notice)(Notice::CredentialLeftOut {

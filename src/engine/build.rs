@@ -1,5 +1,6 @@
-//! `POST /build?version=2`: a BuildKit build through the Engine API, with the context tar as
-//! the request body and a session for secrets. The answer is a stream of JSON lines carrying
+//! `POST /build?version=2`: a BuildKit build through the Engine API, with the context either as
+//! a tar request body or served over the session (`remote=client-session`, an empty body), and
+//! a session for secrets. The answer is a stream of JSON lines carrying
 //! BuildKit status as base64 protobuf; a failure after streaming began arrives in-band (HTTP
 //! 200, then an `errorDetail` line), so the stream is read to its end before success is known.
 
@@ -43,6 +44,9 @@ pub struct BuildParams {
     pub session_id: String,
     /// The id that `/build/cancel` takes.
     pub build_id: String,
+    /// `remote=client-session`: the engine pulls the context over the session (file sync)
+    /// instead of reading it from the request body.
+    pub context_from_session: bool,
 }
 
 impl BuildParams {
@@ -55,6 +59,9 @@ impl BuildParams {
             ("dockerfile", self.dockerfile.clone()),
             ("rm", "1".to_owned()),
         ];
+        if self.context_from_session {
+            query.push(("remote", "client-session".to_owned()));
+        }
         for tag in &self.tags {
             query.push(("t", tag.clone()));
         }
@@ -262,6 +269,7 @@ mod tests {
             platform: Some("linux/amd64".into()),
             session_id: "s1".into(),
             build_id: "b1".into(),
+            context_from_session: false,
         };
         assert_eq!(
             params.path(),
@@ -269,6 +277,21 @@ mod tests {
              &t=a%2Fb%3A1&t=c&target=build&buildargs=%7B%22K%22%3A%22v%201%262%22%7D\
              &labels=%7B%22l%22%3A%22x%22%7D&networkmode=host&nocache=1&pull=1\
              &platform=linux%2Famd64"
+        );
+    }
+
+    #[test]
+    fn a_session_context_is_asked_for_with_remote() {
+        let params = BuildParams {
+            dockerfile: "Dockerfile".into(),
+            session_id: "s1".into(),
+            build_id: "b1".into(),
+            context_from_session: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            params.path(),
+            "/build?version=2&session=s1&buildid=b1&dockerfile=Dockerfile&rm=1&remote=client-session"
         );
     }
 

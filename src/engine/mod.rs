@@ -151,6 +151,13 @@ impl Engine {
         })
     }
 
+    /// Whether the engine can pull a build context over the session (BuildKit file sync,
+    /// `remote=client-session`), which came with BuildKit in API 1.39 on Linux engines.
+    pub fn supports_file_sync(&self) -> bool {
+        parse_api_version(&self.api_version).is_some_and(|v| v >= MIN_API_VERSION)
+            && (self.os_type.is_empty() || self.os_type == "linux")
+    }
+
     /// Checks the engine can run BuildKit builds through the API: Linux, API 1.39 or newer.
     pub fn require_buildkit(&self) -> Result<(), CliError> {
         let address = self.endpoint.address.to_string();

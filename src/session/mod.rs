@@ -4,9 +4,11 @@
 //! `POST /session` is upgraded to h2c and the roles reverse: the engine is the gRPC client and
 //! we serve, over that one connection, `grpc.health.v1.Health` (without it the engine drops the
 //! session within a second), `moby.buildkit.secrets.v1.Secrets` from an in-memory store, and
-//! `moby.filesync.v1.Auth` for private base images. One session serves one build and closes when
-//! the [`Session`] is closed or dropped, whatever happened to the build.
+//! `moby.filesync.v1.Auth` for private base images, and, when the context goes over the session,
+//! `moby.filesync.v1.FileSync` ([`filesync`]). One session serves one build and closes when the
+//! [`Session`] is closed or dropped, whatever happened to the build.
 
+pub mod filesync;
 mod services;
 
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::engine::endpoint::Address;
 use crate::engine::transport;
 
+pub use filesync::ContextSource;
 pub use services::RegistryCredential;
 
 /// BuildKit refuses secrets larger than this (the docker CLI's limit).
@@ -34,6 +37,11 @@ pub struct SessionStore {
     pub secrets: HashMap<String, Arc<SecretSlice<u8>>>,
     /// Registry credentials by bare host (`europe-west4-docker.pkg.dev`, `127.0.0.1:5555`).
     pub registries: HashMap<String, RegistryCredential>,
+    /// The context and Dockerfile, when the engine pulls them over the session.
+    pub files: Option<ContextSource>,
+    /// The key under which the engine keeps its copy of the context between builds (see
+    /// [`filesync::shared_key`]); a fresh one per session when unset.
+    pub shared_key: Option<String>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -41,6 +49,7 @@ impl std::fmt::Debug for SessionStore {
         f.debug_struct("SessionStore")
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("registries", &self.registries.keys().collect::<Vec<_>>())
+            .field("files", &self.files)
             .finish()
     }
 }
@@ -54,6 +63,9 @@ const METHODS: &[&str] = &[
     "/moby.filesync.v1.Auth/GetTokenAuthority",
     "/moby.filesync.v1.Auth/VerifyTokenAuthority",
 ];
+
+/// Announced too when the session serves the context.
+const FILE_SYNC_METHOD: &str = "/moby.filesync.v1.FileSync/DiffCopy";
 
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -98,9 +110,15 @@ impl Session {
             .header(hyper::header::UPGRADE, "h2c")
             .header("X-Docker-Expose-Session-Uuid", &id)
             .header("X-Docker-Expose-Session-Name", "shipimg")
-            .header("X-Docker-Expose-Session-Sharedkey", &id);
+            .header(
+                "X-Docker-Expose-Session-Sharedkey",
+                store.shared_key.as_deref().unwrap_or(&id),
+            );
         for method in METHODS {
             request = request.header("X-Docker-Expose-Session-Grpc-Method", *method);
+        }
+        if store.files.is_some() {
+            request = request.header("X-Docker-Expose-Session-Grpc-Method", FILE_SYNC_METHOD);
         }
         let request = request
             .body(Empty::<Bytes>::new())

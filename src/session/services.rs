@@ -43,7 +43,7 @@ impl std::fmt::Debug for RegistryCredential {
 /// The services, ready for a hyper HTTP/2 connection.
 pub fn routes(store: SessionStore) -> tonic::service::Routes {
     let store = Arc::new(store);
-    tonic::service::Routes::new(HealthServer::new(HealthService))
+    let mut routes = tonic::service::Routes::new(HealthServer::new(HealthService))
         .add_service(SecretsServer::new(SecretService {
             secrets: store.secrets.clone(),
         }))
@@ -52,8 +52,11 @@ pub fn routes(store: SessionStore) -> tonic::service::Routes {
                 registries: store.registries.clone(),
             }
             .into_server(),
-        )
-        .prepare()
+        );
+    if let Some(files) = &store.files {
+        routes = routes.add_service(files.clone().into_server());
+    }
+    routes.prepare()
 }
 
 struct HealthService;
