@@ -326,3 +326,122 @@ impl Walker<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ContextOptions;
+
+    fn plan_for(root: &Path, files: &[&str]) -> ContextPlan {
+        for file in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, file).unwrap();
+        }
+        let options = ContextOptions {
+            dir: root.to_path_buf(),
+            ..Default::default()
+        };
+        ContextPlan::new(&options, root).unwrap()
+    }
+
+    fn paths(options: &WalkOptions<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        walk_with(
+            options,
+            &mut |entry| {
+                out.push(String::from_utf8_lossy(entry.rel).into_owned());
+                Ok(())
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn order_is_depth_first_by_raw_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_for(
+            dir.path(),
+            &["Dockerfile", "a-b", "a/b", "a/B", "a.c", "Z", "é", "_x"],
+        );
+        assert_eq!(
+            paths(&WalkOptions::for_plan(&plan)),
+            [
+                "Dockerfile",
+                "Z",
+                "_x",
+                "a",
+                "a/B",
+                "a/b",
+                "a-b",
+                "a.c",
+                "é"
+            ]
+        );
+    }
+
+    #[test]
+    fn includes_send_named_paths_their_parents_and_what_is_below() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_for(
+            dir.path(),
+            &[
+                "Dockerfile",
+                "app/x/y.py",
+                "app/z.py",
+                "apple",
+                "docs/a.md",
+                "src/m.py",
+            ],
+        );
+        let includes = Includes::new(&[&b"app/x"[..], b"s*"]).unwrap();
+        let options = WalkOptions {
+            includes: Some(&includes),
+            ..WalkOptions::for_plan(&plan)
+        };
+        assert_eq!(
+            paths(&options),
+            ["app", "app/x", "app/x/y.py", "src", "src/m.py"]
+        );
+    }
+
+    #[test]
+    fn extra_excludes_apply_on_top_of_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_for(
+            dir.path(),
+            &["Dockerfile", "keep.py", "drop.log", "d/x.log"],
+        );
+        let extra = Matcher::new(parse_exclude_patterns(&["**/*.log"]).unwrap()).unwrap();
+        let options = WalkOptions {
+            extra_excludes: Some(&extra),
+            ..WalkOptions::for_plan(&plan)
+        };
+        assert_eq!(paths(&options), ["Dockerfile", "d", "keep.py"]);
+    }
+
+    /// A file removed while the walk runs is skipped, as docker skips it, not an error.
+    #[test]
+    fn a_file_deleted_during_the_walk_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_for(dir.path(), &["Dockerfile", "a", "b/c", "b/d", "e"]);
+        let root = dir.path().to_path_buf();
+        let mut seen = Vec::new();
+        walk(
+            &plan,
+            &mut |entry| {
+                if entry.rel == b"a" {
+                    std::fs::remove_file(root.join("b/d")).unwrap();
+                    std::fs::remove_file(root.join("e")).unwrap();
+                }
+                seen.push(String::from_utf8_lossy(entry.rel).into_owned());
+                Ok(())
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(seen, ["Dockerfile", "a", "b", "b/c"]);
+    }
+}

@@ -982,4 +982,44 @@ mod tests {
         );
         assert!(err.hint().unwrap().contains("--context-transfer tar"));
     }
+
+    /// The engine does not check that a file's bytes match its `STAT`: we do, by path.
+    #[test]
+    fn a_file_that_changes_size_while_sent_fails_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let file = dir.path().join("grows");
+        std::fs::write(&file, vec![7u8; CHUNK + 10]).unwrap();
+        let source = ContextSource::new(Arc::new(plan_for(dir.path())), Arc::new(|_| {}));
+        let (tx, mut rx) = mpsc::channel(OUT_QUEUE);
+        let mut buffer = vec![0u8; CHUNK];
+        let sent = send_file(&source, 3, &file, (CHUNK + 10) as u64, &mut buffer, &tx).unwrap();
+        assert_eq!(sent, (CHUNK + 10) as u64);
+        let mut sizes = Vec::new();
+        while let Ok(Ok(packet)) = rx.try_recv() {
+            assert_eq!(
+                (packet.r#type, packet.id),
+                (PacketType::PacketData as i32, 3)
+            );
+            sizes.push(packet.data.len());
+        }
+        assert_eq!(sizes, [CHUNK, 10, 0], "32 KiB chunks, then the empty end");
+
+        let err = send_file(&source, 3, &file, 5, &mut buffer, &tx).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "`{}` changed while it was being sent (5 bytes expected, more read)",
+                file.display()
+            )
+        );
+        let err = send_file(&source, 3, &file, 1 << 20, &mut buffer, &tx).unwrap_err();
+        assert!(err.to_string().contains("1048576 bytes expected"), "{err}");
+        std::fs::remove_file(&file).unwrap();
+        let err = send_file(&source, 3, &file, 5, &mut buffer, &tx).unwrap_err();
+        assert!(
+            matches!(err, ContextError::RemovedWhileSending { .. }),
+            "{err}"
+        );
+    }
 }

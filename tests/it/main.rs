@@ -7,6 +7,7 @@ mod common;
 mod context;
 mod credentials;
 mod doctor;
+mod filesync;
 mod google;
 mod init;
 mod push;
