@@ -25,7 +25,9 @@
 #
 # Prints a markdown table on stdout; progress goes to stderr. Removes its images at the end and
 # never prunes the build cache: every "first" and "changed" build adds a ~630 MB layer, and every
-# "first" build a ~630 MB copy of the context the engine keeps (about 15 GB for a default run).
+# "first" build a ~630 MB copy of the context the engine keeps (about 30 GB for a default run:
+# check the free space first, and reclaim it afterwards with `docker builder prune -f` on the
+# sandbox engine).
 # Do not run it while others build on the same engine (Docker 20.10's BuildKit can panic on
 # concurrent builds sharing steps). A benchmark kept in the repo, never run by `cargo test`.
 
