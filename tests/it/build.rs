@@ -416,7 +416,9 @@ fn shipimg_and_the_docker_cli_copy_the_same_files() {
             .args(["build", "-q", "-t", &cli_tag, "."]),
     )
     .success();
-    Outcome::of(shipimg_build(dir.path()).current_dir(dir.path()).args([
+    // HOME outside the context: file sync keeps its node id under ~/.cache.
+    let home = tempfile::tempdir().unwrap();
+    Outcome::of(shipimg_build(home.path()).current_dir(dir.path()).args([
         "--progress",
         "plain",
         "-t",
