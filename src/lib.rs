@@ -62,6 +62,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         }
     };
     let outcome = runtime.block_on(commands::dispatch(cli.command, &global, &printer));
+    // Work an interrupt abandoned (a scan still reading its export) must not hold the exit.
+    runtime.shutdown_background();
     match outcome {
         Ok(status) => status,
         Err(err) => {

@@ -386,14 +386,23 @@ pub async fn run(
     match &settings.push {
         Some(push) => {
             // Nothing reaches the registry unless the image is clean: exit 3 otherwise.
-            let scanned = super::scan::scan_and_report(
+            let scan = super::scan::scan_and_report(
                 &engine,
                 &image_id,
                 &push.references[0],
                 &scan_secrets,
                 printer,
-            )
-            .await?;
+            );
+            // The build's Ctrl-C handler replaced the default one: the scan and the push
+            // must listen for it too, or an interrupt would be ignored from here on.
+            let scanned = tokio::select! {
+                scanned = scan => scanned?,
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(CliError::user("interrupted during the leak scan: nothing was pushed")
+                        .with_status(ExitStatus::Interrupted)
+                        .into());
+                }
+            };
             if scanned != ExitStatus::Success {
                 return Ok(scanned);
             }
@@ -401,7 +410,15 @@ pub async fn run(
                 id: image_id,
                 size: None,
             };
-            super::push::push_and_report(&engine, push, &image, printer).await
+            tokio::select! {
+                pushed = super::push::push_and_report(&engine, push, &image, printer) => pushed,
+                _ = tokio::signal::ctrl_c() => {
+                    Err(CliError::user("interrupted during the push: some tags may not have reached the registry")
+                        .with_hint(format!("push again with `shipimg push {}`", push.references.join(" ")))
+                        .with_status(ExitStatus::Interrupted)
+                        .into())
+                }
+            }
         }
         None => Ok(ExitStatus::Success),
     }

@@ -612,3 +612,72 @@ fn a_leaky_image_is_never_pushed() {
     .success();
     assert!(clean.stderr.contains("no secret found"), "{clean}");
 }
+
+/// Ctrl-C while `build --push` scans the image: exit 130 at once, nothing in the registry.
+/// (The build's own Ctrl-C handler used to leave the scan and the push deaf to it.)
+#[test]
+fn interrupt_during_the_scan_stops_at_once_and_pushes_nothing() {
+    let sandbox = Sandbox::get();
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // A 512 MiB layer: the scan takes seconds, time enough to interrupt it.
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN head -c 536870912 /dev/urandom > /big-{}\n",
+            sandbox.var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    let repo = repository("interrupt-scan");
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let _lock = build_lock();
+    let mut child = build_push(dir.path(), home.path(), &[&tag])
+        .args(["--progress", "plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    // The build is over when the engine reports the tag; the scan starts right after.
+    while !seen.contains("Successfully tagged") && !seen.contains("naming to") {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("shipimg ended before the scan\n{seen}");
+        }
+        seen.push_str(&line);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted = Instant::now();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    seen.push_str(&rest);
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop\n{seen}",
+        interrupted.elapsed()
+    );
+    assert!(
+        seen.contains("error: interrupted during the leak scan: nothing was pushed"),
+        "{seen}"
+    );
+    assert_eq!(
+        registry_digest(&repo, "1"),
+        None,
+        "nothing reaches the registry"
+    );
+}
