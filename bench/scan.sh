@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the post-build leak scan (`shipimg scan IMAGE --secret-env X`) side by side with
 #   - `docker save IMAGE | grep -acF SECRET`  (one needle, raw only, no layer or file awareness)
-#   - `docker save IMAGE | cat >/dev/null`    (the bare export stream: the floor for any scan)
+#   - `docker save IMAGE | cat >/dev/null`    (the bare export stream through the CLI)
+#   - `curl --unix-socket ... /images/get`    (the engine API's export read alone, as shipimg
+#                                              reads it: the floor for any scan)
 # through the same engine, on a ~1 GB image: busybox + 4 layers of 256 MiB each (half random
 # bytes, half text), built once and kept as `shipimg-bench/scan:1g` (reused when present).
 # The secret is in no layer, so every tool reads the whole stream (a clean image, the common case).
@@ -101,13 +103,25 @@ run_pipe() { # $1 out, $2.. consumer
     echo "$(echo "$t1 - $t0" | bc) $(tail -n1 "$work/t.cons") $(tail -n1 "$work/t.save")" >>"$work/$out"
 }
 
+socket=${DOCKER_HOST#unix://}
+[[ $DOCKER_HOST == unix://* && -S $socket ]] || { log "DOCKER_HOST must be a unix socket"; exit 1; }
+run_api() {
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -f "%M" -o "$work/t.api" curl -sf --unix-socket "$socket" \
+        "http://docker/images/get?names=${image/\//%2F}" -o /dev/null \
+        || { log "curl of /images/get failed"; exit 1; }
+    local t1=$EPOCHREALTIME
+    echo "$(echo "$t1 - $t0" | bc) $(tail -n1 "$work/t.api")" >>"$work/$1"
+}
+
 log "warm-up"
-run_scan warm; run_pipe warm grep -acF "$BENCH_SECRET"; run_pipe warm cat
+run_scan warm; run_pipe warm grep -acF "$BENCH_SECRET"; run_pipe warm cat; run_api warm
 for ((i = 1; i <= runs; i++)); do
     log "round $i/$runs"
     run_scan scan
     run_pipe grep grep -acF "$BENCH_SECRET"
     run_pipe cat cat
+    run_api api
 done
 
 # min median max of column $2 in file $1
@@ -119,13 +133,14 @@ echo "image: \`$image\`, $size bytes (busybox + 4 x 256 MiB layers, half random,
 echo
 echo "| tool | wall min / median / max (s) | median / bare stream | MB/s (median) | peak RSS (KB) |"
 echo "|---|---|---|---|---|"
-for tool in scan grep cat; do
+for tool in scan grep cat api; do
     read -r lo med hi < <(stats "$work/$tool" 1)
     rss=$(stats "$work/$tool" 2 | cut -d' ' -f3)
     case $tool in
         scan) name="\`shipimg scan\` (all encodings, names, config)"; rss_text="$rss" ;;
         grep) name="\`docker save \\| grep -acF\`"; rss_text="grep $rss, docker save $(stats "$work/grep" 3 | cut -d' ' -f3)" ;;
         cat) name="\`docker save \\| cat\` (bare stream)"; rss_text="cat $rss, docker save $(stats "$work/cat" 3 | cut -d' ' -f3)" ;;
+        api) name="\`curl /images/get\` (the API's export alone)"; rss_text="curl $rss" ;;
     esac
     ratio=$(printf '%.2f' "$(echo "scale=4; $med / $base" | bc)")
     lo=$(printf '%.2f' "$lo"); med=$(printf '%.2f' "$med"); hi=$(printf '%.2f' "$hi")
