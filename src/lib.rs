@@ -4,8 +4,8 @@
 //! # How a command flows through the crate
 //!
 //! ```text
-//! main.rs ── cli.rs (clap types) ── settings.rs (flags + environment -> one struct per command)
-//!                                         │
+//! main.rs ── cli.rs (clap types) ── settings.rs (flags > SHIPIMG_* > config.rs -> one struct
+//!                                         │        per command; config.rs reads [tool.shipimg])
 //!                                   commands/*.rs  (thin orchestration, one file per subcommand)
 //!                                         │
 //!   ┌──────────────┬──────────────┬───────┴──────┬──────────────┬─────────────┬───────────┐
@@ -13,6 +13,9 @@
 //! .dockerignore, secrets read    finding the    the BuildKit   build status  stdout and
 //! the guard,     into secrecy    engine, /build session: gRPC  rendered and  stderr;
 //! the tar        values          and cancel     we serve       masked        error.rs
+//!                                              (file sync,
+//! scan.rs: the leak scan of an exported image;  secrets, auth)
+//! init/: what `shipimg init` writes; lint.rs: the Dockerfile secret lint
 //! ```
 //!
 //! Domain modules never see clap types and never print: they return values and errors, and the
