@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, image_mentions, image_paths_under_ctx, repo_root,
-    shipimg, unique_image,
+    ImageGuard, Outcome, Sandbox, build_lock, image_mentions, image_paths_under_ctx, interrupt,
+    repo_root, shipimg, unique_image,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -360,14 +360,7 @@ fn interrupt_cancels_the_build_on_the_engine() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

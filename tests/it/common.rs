@@ -261,6 +261,15 @@ pub fn image_paths_under_ctx(sandbox: &Sandbox, image: &str) -> std::collections
         .collect()
 }
 
+/// Sends SIGINT to a running child, as Ctrl-C in a terminal would.
+pub fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -INT {}", child.id());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

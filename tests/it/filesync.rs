@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, shipimg, unique_image};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, interrupt, shipimg, unique_image};
 
 fn busybox() -> &'static str {
     Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE")
@@ -289,14 +289,7 @@ fn interrupt_during_the_transfer_cancels_the_build() {
         Some(all) => panic!("the build ended before the transfer showed: {all}"),
     }
     let interrupted = Instant::now();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(&child);
     let status = child.wait().unwrap();
     let took = interrupted.elapsed();
     let all = loop {

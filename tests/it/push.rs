@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, shipimg};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, interrupt, repo_root, shipimg};
 
 fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
@@ -653,14 +653,7 @@ fn interrupt_during_the_scan_stops_at_once_and_pushes_nothing() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let interrupted = Instant::now();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(&child);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
