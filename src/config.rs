@@ -304,7 +304,8 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
-fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliError> {
+/// Checks `image`: a repository name without a tag or digest.
+pub fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliError> {
     let last = image.rsplit('/').next().unwrap_or(image);
     if last.contains(':') || image.contains('@') {
         return Err(config_error(
@@ -330,7 +331,8 @@ fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliError> {
     Ok(image.to_owned())
 }
 
-fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError> {
+/// Checks one `index-urls` entry: http(s), no credentials (never echoed when it has some).
+pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(config_error(
             source,
@@ -355,7 +357,7 @@ fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError> {
             "an `index-urls` entry has credentials in it (user:password@)",
         )
         .with_hint(
-            "remove them from the file: shipimg serves the password from your netrc or environment, never from the config",
+            "remove them from the URL: shipimg serves the password from your netrc, environment or Google credentials, never from the URL",
         ));
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg, PushArgs};
-use crate::config::{ConfigSource, Project, TemplateValues};
+use crate::config::{ConfigSource, Project, TemplateValues, check_image};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
@@ -235,13 +235,15 @@ impl BuildSettings {
             }
             secrets.push(spec);
         }
-        let env_source = |name: &str| ConfigSource {
-            path: PathBuf::from(format!("${name}")),
+        // Where a value came from, for the config's checks and their messages.
+        let origin = |label: String| ConfigSource {
+            path: PathBuf::from(label),
             pyproject: false,
         };
+        let env_source = |name: &str| origin(format!("${name}"));
         let image = match (&args.image, from_env("SHIPIMG_IMAGE")) {
-            (Some(image), _) => Some(check_image(image, "--image")?),
-            (None, Some(image)) => Some(check_image(&image, "$SHIPIMG_IMAGE")?),
+            (Some(image), _) => Some(check_image(&origin("--image".into()), image)?),
+            (None, Some(image)) => Some(check_image(&env_source("SHIPIMG_IMAGE"), &image)?),
             (None, None) => config.image.clone(),
         };
         // `-t` names whole references and replaces the config's tags, as in buildx.
@@ -324,11 +326,9 @@ impl BuildSettings {
             _ if !args.index_urls.is_empty() => args.index_urls.clone(),
             Some(list) => {
                 let urls = split_list(&list);
-                let table = toml::Table::from_iter([(
-                    "index-urls".to_owned(),
-                    toml::Value::Array(urls.iter().cloned().map(toml::Value::String).collect()),
-                )]);
-                crate::config::parse(&env_source("SHIPIMG_INDEX_URLS"), &table)?;
+                for url in &urls {
+                    crate::config::check_index_url(&env_source("SHIPIMG_INDEX_URLS"), url)?;
+                }
                 urls
             }
             None => config.index_urls.clone().unwrap_or_default(),
@@ -380,18 +380,6 @@ fn split_list(list: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// `--image` and `SHIPIMG_IMAGE` get the config's check of `image`.
-fn check_image(image: &str, origin: &str) -> Result<String, CliError> {
-    let source = ConfigSource {
-        path: PathBuf::from(origin),
-        pyproject: false,
-    };
-    let table = toml::Table::from_iter([("image".to_owned(), toml::Value::String(image.into()))]);
-    Ok(crate::config::parse(&source, &table)?
-        .image
-        .unwrap_or_default())
 }
 
 fn check_key(flag: &str, raw: &str, key: &str) -> Result<(), CliError> {

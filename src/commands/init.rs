@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{InitArgs, ProjectKind};
-use crate::config::{ConfigSource, parse};
+use crate::config::{ConfigSource, check_image, check_index_url};
 use crate::error::{CliError, ExitStatus};
 use crate::init::{self, InitError};
 use crate::printer::Printer;
@@ -24,30 +24,16 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     })?;
     // The values go through the config's own checks, so init never writes a config that
     // `build` would refuse.
-    let check = ConfigSource {
-        path: PathBuf::from("shipimg init"),
+    let flag = |name: &str| ConfigSource {
+        path: PathBuf::from(name),
         pyproject: false,
     };
-    let mut table = toml::Table::new();
     if let Some(image) = &args.image {
-        table.insert("image".into(), toml::Value::String(image.clone()));
+        check_image(&flag("--image"), image)?;
     }
-    table.insert(
-        "index-urls".into(),
-        toml::Value::Array(
-            args.index_urls
-                .iter()
-                .map(|u| toml::Value::String(u.clone()))
-                .collect(),
-        ),
-    );
-    parse(&check, &table).map_err(|err| {
-        CliError::user(err.message().replace("shipimg init: ", "")).with_hint(
-            err.hint()
-                .unwrap_or("check --image and --index-url")
-                .to_owned(),
-        )
-    })?;
+    for url in &args.index_urls {
+        check_index_url(&flag("--index-url"), url)?;
+    }
 
     let base_image = args
         .base_image
