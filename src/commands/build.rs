@@ -101,7 +101,6 @@ pub async fn run(
     }
     let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
-    let plan_dockerfile = plan.dockerfile.clone();
 
     describe_plan(&settings, &plan, &cwd, printer);
     if let Some(index) = &index {
@@ -169,8 +168,12 @@ pub async fn run(
     // The push registries' logins, found now so a missing one stops us before the build; they
     // must not be in the image either.
     if let Some(push) = &settings.push {
-        let mut hosts: Vec<String> = push.references.iter().map(|r| registry_host(r)).collect();
-        hosts.dedup();
+        let mut hosts: Vec<String> = Vec::new();
+        for host in push.references.iter().map(|r| registry_host(r)) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
         for host in hosts {
             match login_for_host(&host, true, &var).await? {
                 Some(login) => {
@@ -193,7 +196,7 @@ pub async fn run(
             }
         }
     }
-    for (host, login) in base_image_logins(&plan_dockerfile, &settings.tags, &var).await? {
+    for (host, login) in base_image_logins(&plan, &settings.tags, &var).await? {
         scan_secrets.push(crate::scan::ScanSecret {
             id: format!("registry password for {host}"),
             value: secrecy::SecretSlice::from(login.secret.expose_secret().as_bytes().to_vec()),
@@ -487,12 +490,11 @@ fn implicit_netrc(options: &IndexOptions, var: &dyn Fn(&str) -> Option<String>) 
         && var("SHIPIMG_INDEX_USERNAME").is_none()
 }
 
-/// True when a step mounts the `netrc` secret (or the Dockerfile cannot be read: the later
+/// True when a step mounts the `netrc` secret (or the Dockerfile does not parse: the later
 /// checks then report that).
 fn mounts_netrc(plan: &ContextPlan) -> bool {
-    std::fs::read_to_string(&plan.dockerfile)
+    secret_mounts(&plan.dockerfile_text)
         .ok()
-        .and_then(|text| secret_mounts(&text).ok())
         .is_none_or(|mounts| mounts.iter().any(|m| m.id == "netrc"))
 }
 
@@ -501,13 +503,8 @@ fn check_secret_mounts(
     have_netrc: bool,
     printer: &Printer,
 ) -> Result<bool, CliError> {
-    let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
-        CliError::user(format!(
-            "failed to read Dockerfile `{}`: {err}",
-            plan.dockerfile.display()
-        ))
-    })?;
-    let mounts = secret_mounts(&text).map_err(|err| {
+    let text = &plan.dockerfile_text;
+    let mounts = secret_mounts(text).map_err(|err| {
         CliError::user(format!(
             "cannot parse Dockerfile `{}`: {}",
             plan.dockerfile.display(),
@@ -539,20 +536,14 @@ fn check_secret_mounts(
 
 /// The logins for the registries of the Dockerfile's base images that have one.
 async fn base_image_logins(
-    dockerfile: &std::path::Path,
+    plan: &ContextPlan,
     tags: &[String],
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, ResolvedLogin)>, CliError> {
-    let text = std::fs::read_to_string(dockerfile).map_err(|err| {
-        CliError::user(format!(
-            "failed to read Dockerfile `{}`: {err}",
-            dockerfile.display()
-        ))
-    })?;
-    let hosts = base_image_hosts(&text).map_err(|err| {
+    let hosts = base_image_hosts(&plan.dockerfile_text).map_err(|err| {
         CliError::user(format!(
             "cannot parse Dockerfile `{}`: {}",
-            dockerfile.display(),
+            plan.dockerfile.display(),
             err.message
         ))
     })?;
@@ -590,8 +581,8 @@ fn add_index_build_args(
     let Some((first, rest)) = settings.index_urls.split_first() else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(&plan.dockerfile).unwrap_or_default();
-    let declared = crate::context::dockerfile::declared_args(&text).unwrap_or_default();
+    let declared =
+        crate::context::dockerfile::declared_args(&plan.dockerfile_text).unwrap_or_default();
     let extra = rest.join(" ");
     for (name, value) in [
         ("PIP_INDEX_URL", first.clone()),

@@ -32,12 +32,7 @@ pub(crate) fn lint_dockerfile(
     inputs: &LintInputs<'_>,
     printer: &Printer,
 ) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(&plan.dockerfile).map_err(|err| {
-        CliError::user(format!(
-            "failed to read Dockerfile `{}`: {err}",
-            plan.dockerfile.display()
-        ))
-    })?;
+    let text = &plan.dockerfile_text;
     let name = plan
         .dockerfile
         .file_name()
@@ -51,7 +46,7 @@ pub(crate) fn lint_dockerfile(
         build_args: inputs.build_args,
         secret_values: inputs.secret_values,
     };
-    let mut report = lint(&text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
+    let mut report = lint(text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
     if let Some(only) = inputs.only {
         report.findings.retain(|f| only.contains(&f.rule));
     }

@@ -120,6 +120,9 @@ pub struct ContextPlan {
     pub dockerfile_name: String,
     /// Set when the Dockerfile lies outside the context: it is appended under this name.
     pub dockerfile_extra: Option<String>,
+    /// The Dockerfile's text, read once here for every check that parses it (invalid UTF-8
+    /// replaced, as only the checks read it; the engine gets the file itself).
+    pub dockerfile_text: String,
     /// The ignore file in force, if any.
     pub ignore_file: Option<PathBuf>,
     /// The compiled ignore rules.
@@ -227,6 +230,7 @@ impl ContextPlan {
             dockerfile,
             dockerfile_name,
             dockerfile_extra,
+            dockerfile_text: String::from_utf8_lossy(&text).into_owned(),
             ignore_file,
             matcher,
             allowed,
