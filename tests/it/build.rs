@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, image_mentions, image_paths_under_ctx, interrupt,
-    repo_root, shipimg, unique_image,
+    ImageGuard, Outcome, Sandbox, build_lock, busybox, image_mentions, image_paths_under_ctx,
+    index_password, interrupt, repo_root, shipimg, unique_image, write,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -17,16 +17,6 @@ fn shipimg_build(home: &Path) -> Command {
     cmd.env("DOCKER_HOST", Sandbox::get().docker_host())
         .arg("build");
     cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn busybox() -> &'static str {
-    Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE")
 }
 
 #[test]
@@ -59,7 +49,7 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     .success();
     assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT, "{run}");
 
-    let password = std::fs::read_to_string(sandbox.var("SANDBOX_INDEX_PASSWORD_FILE")).unwrap();
+    let password = index_password(sandbox);
     assert!(!password.is_empty());
     let hits = image_mentions(sandbox, &tag, password.as_bytes());
     assert!(

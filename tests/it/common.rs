@@ -270,6 +270,28 @@ pub fn interrupt(child: &std::process::Child) {
     assert!(status.success(), "kill -INT {}", child.id());
 }
 
+/// Writes `text` to `dir/name`, creating parent directories.
+pub fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The sandbox's tiny base image.
+pub fn busybox() -> &'static str {
+    Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE")
+}
+
+/// The sandbox index's password, read from the file the sandbox keeps it in.
+pub fn index_password(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.var("SANDBOX_INDEX_PASSWORD_FILE")).unwrap()
+}
+
+/// The sandbox registry's password, read from the file the sandbox keeps it in.
+pub fn registry_password(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,22 +8,11 @@ use std::process::Command;
 
 use base64::Engine as _;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, shipimg, unique_image};
+use crate::common::{
+    ImageGuard, Outcome, Sandbox, build_lock, index_password, registry_password, repo_root,
+    shipimg, unique_image, write,
+};
 use crate::sandbox::EXAMPLE_OUTPUT;
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn index_password(sandbox: &Sandbox) -> String {
-    std::fs::read_to_string(sandbox.var("SANDBOX_INDEX_PASSWORD_FILE")).unwrap()
-}
-
-fn registry_password(sandbox: &Sandbox) -> String {
-    std::fs::read_to_string(sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")).unwrap()
-}
 
 /// A project whose only step lists the machines and logins of the netrc it was given. The
 /// step is unique to each project: Docker 20.10's BuildKit merges identical steps of concurrent

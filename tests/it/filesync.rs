@@ -8,17 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, interrupt, shipimg, unique_image};
-
-fn busybox() -> &'static str {
-    Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE")
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+use crate::common::{
+    ImageGuard, Outcome, Sandbox, build_lock, busybox, interrupt, shipimg, unique_image, write,
+};
 
 /// A Dockerfile that copies the whole context to `/ctx`.
 fn write_copying_dockerfile(dir: &Path) {

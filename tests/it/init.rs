@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, shipimg};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, index_password, repo_root, shipimg};
 use crate::push::{registry_digest, repository};
 
 /// Copies `tests/fixtures/projects/<kind>` into a fresh directory.
@@ -148,7 +148,7 @@ fn init_build_push(kind: &str, expected: &str, cmd: &str) {
     ] {
         assert!(out.stderr.contains(&line), "missing `{line}`\n{out}");
     }
-    let password = std::fs::read_to_string(sandbox.var("SANDBOX_INDEX_PASSWORD_FILE")).unwrap();
+    let password = index_password(sandbox);
     assert!(!out.stderr.contains(password.trim()) && !out.stdout.contains(password.trim()));
 
     let first = registry_digest(&repo, "0.1.0").expect("the version tag is in the registry");

@@ -7,17 +7,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, interrupt, repo_root, shipimg};
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn registry_password(sandbox: &Sandbox) -> String {
-    std::fs::read_to_string(sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")).unwrap()
-}
+use crate::common::{
+    ImageGuard, Outcome, Sandbox, build_lock, interrupt, registry_password, repo_root, shipimg,
+    write,
+};
 
 /// A repository of this test's own in the sandbox registry.
 pub fn repository(what: &str) -> String {

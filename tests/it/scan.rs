@@ -6,14 +6,10 @@ use shipimg::engine::Engine;
 use shipimg::engine::endpoint::{Endpoint, EndpointEnv, Source, parse_host};
 use shipimg::scan::{Finding, FindingKind, ScanError, ScanReport, ScanSecret, scan_image};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, unique_image};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, busybox, unique_image};
 
 const NETRC_PASSWORD: &str = "netrc-Passw0rd-for-scan";
 const TOKEN: &str = "tok-Value-4-scan-tests";
-
-fn busybox() -> &'static str {
-    Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE")
-}
 
 fn nonce() -> String {
     let now = std::time::SystemTime::now()
