@@ -31,6 +31,7 @@ pub mod engine;
 pub mod error;
 pub mod init;
 pub mod labels;
+pub mod leak;
 pub mod lint;
 pub mod printer;
 pub mod progress;

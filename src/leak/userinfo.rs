@@ -1,0 +1,1 @@
+//! Credentials in URLs: `scheme://user:password@host` and `scheme://TOKEN@host`.
