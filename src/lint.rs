@@ -600,7 +600,10 @@ impl Linter<'_, '_> {
             {
                 return None;
             }
-            crate::context::classify_file(rel, &path, meta.len())
+            match crate::context::classify_file(rel, &path, &meta) {
+                crate::context::Verdict::LeftOut(kind) => Some(kind),
+                _ => None,
+            }
         })
     }
 

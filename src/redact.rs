@@ -1,8 +1,7 @@
 //! The process-wide redaction layer: every secret shipimg reads is registered here the moment
 //! it is read, and everything shipimg prints (the printer, tracing logs at every level, build
 //! progress, errors) passes through [`current`] on its way out, so a secret never reaches the
-//! terminal or a log in any of its usual encodings (raw, base64, URL-encoded, `user:password`
-//! base64).
+//! terminal or a log in any of the forms [`crate::leak::forms`] defines.
 
 use std::io::{self, Write};
 use std::sync::RwLock;
@@ -13,7 +12,9 @@ use crate::progress::{Redactor, RedactorBuilder};
 
 struct Registry {
     builder: RedactorBuilder,
-    redactor: Redactor,
+    /// Built on first use after a change: a netrc of thousands of entries registers thousands
+    /// of values, and rebuilding the automaton for each took minutes.
+    redactor: Option<Redactor>,
 }
 
 static REGISTRY: RwLock<Option<Registry>> = RwLock::new(None);
@@ -22,10 +23,10 @@ fn update(add: impl FnOnce(&mut RedactorBuilder)) {
     let mut guard = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
     let registry = guard.get_or_insert_with(|| Registry {
         builder: Redactor::builder(),
-        redactor: Redactor::none(),
+        redactor: None,
     });
     add(&mut registry.builder);
-    registry.redactor = registry.builder.build();
+    registry.redactor = None;
 }
 
 /// Registers a binary secret (a `--secret` file, a netrc).
@@ -51,12 +52,25 @@ pub fn register_login(username: &str, password: &SecretString) {
 
 /// The redactor for every secret registered so far.
 pub fn current() -> Redactor {
-    REGISTRY
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .map(|r| r.redactor.clone())
-        .unwrap_or_default()
+    {
+        let guard = REGISTRY.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            None => return Redactor::none(),
+            Some(Registry {
+                redactor: Some(redactor),
+                ..
+            }) => return redactor.clone(),
+            Some(_) => {}
+        }
+    }
+    let mut guard = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
+    let Some(registry) = guard.as_mut() else {
+        return Redactor::none();
+    };
+    registry
+        .redactor
+        .get_or_insert_with(|| registry.builder.build())
+        .clone()
 }
 
 /// Masks every registered secret in `text`.

@@ -7,7 +7,10 @@
 //! (the search outruns any engine's export); a gzip layer's bytes go, in bounded chunks, to one
 //! of a fixed set of worker threads, one per core, so decompression runs in parallel. Each layer's
 //! own tar is read entry by entry and every file's bytes are searched, chunk by chunk with an
-//! overlap of (longest needle - 1) bytes, for all secret encodings at once (aho-corasick). File names are checked against the context guard's credential list
+//! overlap, for every form of every secret at once (aho-corasick over the bytes with line breaks
+//! removed, so wrapped base64 and hex are found; [`crate::leak::forms`]), and where a detector's
+//! anchor occurs, for credentials by their shape ([`crate::leak::shapes`]), whoever's they are.
+//! File names are checked against the context guard's credential list
 //! ([`crate::context::guard`]) in every layer, so a file a later layer deletes is still found: it
 //! still ships in the layer that added it.
 //!
@@ -25,24 +28,22 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
-use crate::context::guard::{self, CONTENT_PEEK, NameVerdict};
+use crate::context::guard::{self, NameVerdict};
 use crate::engine::Engine;
 use crate::engine::endpoint::Address;
 use crate::engine::transport;
+use crate::leak::forms::{self, strip_line_breaks};
+use crate::leak::shapes::{self, CredentialKind, Detection};
 
-/// Values shorter than this are not searched: they would match everywhere.
-pub const MIN_SECRET_LEN: usize = 4;
-
-/// Shifted base64 forms shorter than this are left out: too short to mean anything.
-const MIN_BASE64_CORE: usize = 6;
+/// Bytes of a file kept from one chunk to the next, at least: a credential a shape detector
+/// reads (a PEM key, a netrc entry) is found even where a chunk boundary cuts it.
+const SHAPE_OVERLAP: usize = 20 * 1024;
 
 /// Bytes a worker searches at once (plus the overlap carried from the previous chunk).
 const SCAN_CHUNK: usize = 256 * 1024;
@@ -64,7 +65,7 @@ const STEP_WIDTH: usize = 100;
 pub struct ScanSecret {
     /// What to call it in a finding: `netrc`, `--secret tok`, `SHIPIMG_REGISTRY_PASSWORD`.
     pub id: String,
-    /// The value. Values shorter than [`MIN_SECRET_LEN`] bytes are ignored.
+    /// The value. Values shorter than [`forms::MIN_SECRET_LEN`] bytes are ignored.
     pub value: SecretSlice<u8>,
     /// The login that goes with it, if any: `base64(login:value)` (HTTP basic auth, docker
     /// config `auth`) is searched for too.
@@ -79,10 +80,13 @@ pub enum FindingKind {
         /// The secret's [`ScanSecret::id`].
         id: String,
     },
-    /// A file whose name (and, for some kinds, content) says it is a credential.
-    CredentialFile {
-        /// Why it is one, from the context guard.
-        reason: String,
+    /// A credential by its shape ([`crate::leak::shapes`]) or a credential file by its name.
+    Credential {
+        /// What it is.
+        kind: CredentialKind,
+        /// Whether it is the file's whole purpose (a netrc, a key file) rather than embedded in
+        /// an ordinary file.
+        whole_file: bool,
     },
 }
 
@@ -117,7 +121,14 @@ impl fmt::Display for Finding {
         }
         match &self.what {
             FindingKind::Secret { id } => write!(f, ": secret `{id}`")?,
-            FindingKind::CredentialFile { reason } => write!(f, ": credential file ({reason})")?,
+            FindingKind::Credential { kind, whole_file } => {
+                let what = if *whole_file {
+                    "credential file"
+                } else {
+                    "embedded credential"
+                };
+                write!(f, ": {what} ({kind}; rule `{}`)", kind.rule())?
+            }
         }
         if self.deleted_later {
             f.write_str(", deleted by a later layer but still shipped in this one")?;
@@ -291,15 +302,24 @@ impl Read for BodyReader {
     }
 }
 
-/// Every encoding of every secret, in one automaton.
+/// Every form of every secret in one automaton, and the shape detectors' anchors in another:
+/// an anchor must never hide a secret that overlaps it, as it would in one leftmost automaton.
 struct Needles {
-    /// `None` when there is nothing to look for.
-    automaton: Option<AhoCorasick>,
+    /// `None` when there is no secret to look for.
+    secrets: Option<AhoCorasick>,
+    anchors: AhoCorasick,
     /// Pattern index -> secret id.
     ids: Vec<String>,
     /// Longest needle, in bytes.
     longest: usize,
 }
+
+static ANCHORS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(shapes::ANCHORS)
+        .expect("literal patterns always build")
+});
 
 impl Needles {
     fn new(secrets: &[ScanSecret]) -> Self {
@@ -308,11 +328,9 @@ impl Needles {
         let mut ids = Vec::new();
         for secret in secrets {
             let value = secret.value.expose_secret();
-            if value.len() < MIN_SECRET_LEN {
-                continue;
-            }
-            for needle in encodings(value, secret.login.as_deref()) {
-                if seen.insert(needle.clone()) {
+            for form in forms::forms(value, secret.login.as_deref().map(str::as_bytes)) {
+                let needle = form.needle();
+                if needle.len() >= forms::MIN_SECRET_LEN && seen.insert(needle.clone()) {
                     patterns.push(needle);
                     ids.push(secret.id.clone());
                 }
@@ -330,25 +348,36 @@ impl Needles {
                 .or_else(|_| AhoCorasick::new(&patterns))
                 .expect("literal patterns always build")
         });
+        for pattern in &mut patterns {
+            pattern.fill(0);
+        }
         Self {
-            automaton,
+            secrets: automaton,
+            anchors: ANCHORS.clone(),
             ids,
             longest,
         }
     }
 
-    /// Ids of the secrets found in `haystack`, in pattern order.
-    fn find_in(&self, haystack: &[u8], found: &mut BTreeSet<usize>) {
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_iter(haystack) {
+    /// Adds the secrets found in `haystack` (line breaks removed, so wrapped forms are found)
+    /// to `found`, by pattern index.
+    fn find_in(&self, haystack: &[u8], scratch: &mut Vec<u8>, found: &mut BTreeSet<usize>) {
+        if let Some(ac) = &self.secrets {
+            let view = strip_line_breaks(haystack, scratch);
+            for m in ac.find_iter(view) {
                 found.insert(m.pattern().as_usize());
             }
         }
     }
 
-    /// `text` with every needle replaced by `****`.
+    /// Whether a shape detector could fire on `haystack`.
+    fn anchored(&self, haystack: &[u8]) -> bool {
+        self.anchors.is_match(haystack)
+    }
+
+    /// `text` with every secret's forms replaced by `****`.
     fn mask(&self, text: &str) -> String {
-        match &self.automaton {
+        match &self.secrets {
             Some(ac) => {
                 let bytes = ac.replace_all_bytes(text.as_bytes(), &vec!["****"; self.ids.len()]);
                 String::from_utf8_lossy(&bytes).into_owned()
@@ -356,65 +385,6 @@ impl Needles {
             None => text.to_owned(),
         }
     }
-}
-
-/// The forms a value takes in files: raw, percent-encoded, base64 in both alphabets at each of
-/// the three alignments it can have inside a longer base64 text, and `base64(login:value)`.
-fn encodings(value: &[u8], login: Option<&str>) -> Vec<Vec<u8>> {
-    let mut out = vec![value.to_vec()];
-    for upper in [true, false] {
-        let encoded = percent_encode(value, upper);
-        if encoded != value {
-            out.push(encoded);
-        }
-    }
-    out.push(STANDARD.encode(value).into_bytes());
-    out.push(URL_SAFE.encode(value).into_bytes());
-    for shift in 0..3 {
-        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-            let core = base64_core(engine, value, shift);
-            if core.len() >= MIN_BASE64_CORE {
-                out.push(core);
-            }
-        }
-    }
-    if let Some(login) = login {
-        let mut pair = login.as_bytes().to_vec();
-        pair.push(b':');
-        pair.extend_from_slice(value);
-        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-            out.push(engine.encode(&pair).into_bytes());
-        }
-    }
-    out
-}
-
-/// The base64 characters that depend only on `value` when it starts `shift` bytes into a
-/// 3-byte group of a longer text.
-fn base64_core(engine: &base64::engine::GeneralPurpose, value: &[u8], shift: usize) -> Vec<u8> {
-    let mut padded = vec![0u8; shift];
-    padded.extend_from_slice(value);
-    let encoded = engine.encode(&padded).into_bytes();
-    let first = (8 * shift).div_ceil(6);
-    let end = (8 * (shift + value.len())) / 6;
-    encoded.get(first..end).unwrap_or_default().to_vec()
-}
-
-fn percent_encode(value: &[u8], upper: bool) -> Vec<u8> {
-    let hex: &[u8; 16] = if upper {
-        b"0123456789ABCDEF"
-    } else {
-        b"0123456789abcdef"
-    };
-    let mut out = Vec::with_capacity(value.len());
-    for &b in value {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', hex[usize::from(b >> 4)], hex[usize::from(b & 15)]]);
-        }
-    }
-    out
 }
 
 /// A layer handed to a worker.
@@ -697,9 +667,11 @@ fn scan_layer_tar(
     buf: &mut Vec<u8>,
     result: &mut LayerResult,
 ) -> io::Result<()> {
-    let overlap = needles.longest.saturating_sub(1);
+    let overlap = (2 * needles.longest).max(SHAPE_OVERLAP);
     buf.resize(SCAN_CHUNK + overlap, 0);
+    let mut scratch = Vec::new();
     let mut found = BTreeSet::new();
+    let mut shaped: BTreeSet<Detection> = BTreeSet::new();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -721,41 +693,43 @@ fn scan_layer_tar(
             continue;
         }
         result.files += 1;
-        let verdict = guard::classify_name(path.as_bytes());
-        let mut head = match verdict {
-            NameVerdict::CheckContent(_) => Some(Vec::new()),
-            _ => None,
-        };
+        let size = entry.size();
         found.clear();
+        shaped.clear();
+        if let NameVerdict::Credential(kind) = guard::classify_name(path.as_bytes()) {
+            shaped.insert(Detection {
+                kind,
+                whole_file: true,
+            });
+        }
         let mut keep = 0;
+        let mut first = true;
         loop {
             let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
             if n == 0 {
                 break;
             }
-            if let Some(head) = &mut head {
-                let room = (CONTENT_PEEK as usize).saturating_sub(head.len());
-                head.extend_from_slice(&buf[keep..keep + n.min(room)]);
-            }
             result.bytes += n as u64;
             let total = keep + n;
-            needles.find_in(&buf[..total], &mut found);
+            let window = &buf[..total];
+            needles.find_in(window, &mut scratch, &mut found);
+            if needles.anchored(window) {
+                let complete = first && n as u64 == size;
+                let binary = first && memchr::memchr(0, &window[..total.min(8192)]).is_some();
+                if !binary {
+                    shaped.extend(shapes::detect(name.as_bytes(), window, complete));
+                }
+            }
+            first = false;
             keep = overlap.min(total);
             buf.copy_within(total - keep..total, 0);
         }
-        let credential = match verdict {
-            NameVerdict::Credential(kind) => Some(kind),
-            NameVerdict::CheckContent(kind) => head
-                .as_deref()
-                .is_some_and(|head| guard::content_is_credential(kind, head))
-                .then_some(kind),
-            NameVerdict::Clean => None,
-        };
-        if let Some(kind) = credential {
+        for detection in &shaped {
             result.hits.push((
                 path.clone(),
-                FindingKind::CredentialFile {
-                    reason: kind.reason().to_owned(),
+                FindingKind::Credential {
+                    kind: detection.kind,
+                    whole_file: detection.whole_file,
                 },
             ));
         }
@@ -947,7 +921,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
     let mut found = BTreeSet::new();
     let mut check = |what: String, text: &str, step: Option<String>, out: &mut Vec<Finding>| {
         found.clear();
-        needles.find_in(text.as_bytes(), &mut found);
+        needles.find_in(text.as_bytes(), &mut Vec::new(), &mut found);
         let mut ids: Vec<&String> = found.iter().map(|&p| &needles.ids[p]).collect();
         ids.sort();
         ids.dedup();
@@ -995,7 +969,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
         );
     }
     let mut rest = BTreeSet::new();
-    needles.find_in(raw, &mut rest);
+    needles.find_in(raw, &mut Vec::new(), &mut rest);
     let mut ids: Vec<&String> = rest.iter().map(|&p| &needles.ids[p]).collect();
     ids.sort();
     ids.dedup();
@@ -1047,6 +1021,8 @@ fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use std::io::Write;
 
     const TOKEN: &[u8] = b"s3cr3t-T0ken/with+chars";
@@ -1167,8 +1143,9 @@ mod tests {
             ("b64url", URL_SAFE_NO_PAD.encode(TOKEN).into_bytes()),
             ("b64shifted", STANDARD.encode(&shifted).into_bytes()),
             ("b64shifted1", STANDARD.encode(&shifted[1..]).into_bytes()),
-            ("pct", percent_encode(TOKEN, true)),
-            ("pctlower", percent_encode(TOKEN, false)),
+            ("pct", b"s3cr3t-T0ken%2Fwith%2Bchars".to_vec()),
+            ("pctlower", b"s3cr3t-T0ken%2fwith%2bchars".to_vec()),
+            ("quote", b"s3cr3t-T0ken/with%2Bchars".to_vec()),
             (
                 "auth",
                 format!("{{\"auth\":\"{login_pair}\"}}").into_bytes(),
@@ -1181,8 +1158,13 @@ mod tests {
                 serde_json::json!({}),
             );
             let report = scan(&archive, &[secret("netrc", TOKEN, Some("acme"))]);
-            assert_eq!(report.findings.len(), 1, "{name}: {:?}", report.findings);
-            assert_eq!(report.findings[0].path.as_deref(), Some(name));
+            let secrets: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|f| matches!(f.what, FindingKind::Secret { .. }))
+                .collect();
+            assert_eq!(secrets.len(), 1, "{name}: {:?}", report.findings);
+            assert_eq!(secrets[0].path.as_deref(), Some(name));
         }
     }
 
@@ -1215,7 +1197,7 @@ mod tests {
                     ("root/.netrc", b"machine x login a password b"),
                     (
                         "etc/pip.conf",
-                        b"[global]\nindex-url = https://u:p@host/simple\n",
+                        b"[global]\nindex-url = https://u:Zq8xT2pLw9vR@host/simple\n",
                     ),
                     (
                         "app/pip.conf",
@@ -1244,7 +1226,7 @@ mod tests {
         assert!(!report.findings[1].deleted_later);
         assert!(matches!(
             report.findings[0].what,
-            FindingKind::CredentialFile { .. }
+            FindingKind::Credential { .. }
         ));
         assert!(
             report.findings[0]
@@ -1328,14 +1310,112 @@ mod tests {
     }
 
     #[test]
-    fn base64_cores_are_what_a_longer_text_contains() {
-        for shift in 0..3 {
-            let mut text = vec![b'q'; shift];
-            text.extend_from_slice(TOKEN);
-            text.extend_from_slice(b"zz");
-            let encoded = STANDARD.encode(&text);
-            let core = String::from_utf8(base64_core(&STANDARD_NO_PAD, TOKEN, shift)).unwrap();
-            assert!(encoded.contains(&core), "shift {shift}");
+    fn finds_credentials_by_shape_whatever_their_name() {
+        let netrc = b"machine idx.example login acme password Zq8xT2pLw9vR\n".to_vec();
+        let key = crate::leak::shapes::tests::pem_key("RSA ").into_bytes();
+        let settings = b"DATABASES = {'default': 'postgres://app:S3cr3tPw@db/app'}\n".to_vec();
+        let archive = save(
+            &[layer(&[
+                ("app/netrc", &netrc),
+                ("app/.netrc.bak", &netrc),
+                ("app/creds.txt", &netrc),
+                ("app/sa-key.json.bak", &key),
+                ("app/settings.py", &settings),
+                ("app/main.py", b"print('password')"),
+            ])],
+            &["COPY . /app"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        let found: Vec<(String, bool)> = report
+            .findings
+            .iter()
+            .map(|f| match f.what {
+                FindingKind::Credential { whole_file, .. } => (f.path.clone().unwrap(), whole_file),
+                _ => panic!("{f}"),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("app/netrc".to_owned(), true),
+                ("app/.netrc.bak".to_owned(), true),
+                ("app/creds.txt".to_owned(), true),
+                ("app/sa-key.json.bak".to_owned(), true),
+                ("app/settings.py".to_owned(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_wrapped_base64_and_hex_dumps_of_a_secret() {
+        let value = b"machine idx login acme password Zq8xT2pLw9vRk3mN\n";
+        let b64 = STANDARD.encode(value);
+        let wrapped: Vec<u8> = b64
+            .as_bytes()
+            .chunks(76)
+            .flat_map(|c| c.iter().copied().chain(*b"\n"))
+            .collect();
+        let od: String = value
+            .chunks(16)
+            .map(|c| c.iter().map(|b| format!(" {b:02x}")).collect::<String>() + "\n")
+            .collect();
+        let xxd: String = value
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .as_bytes()
+            .chunks(60)
+            .map(|c| String::from_utf8_lossy(c).into_owned() + "\n")
+            .collect();
+        for (name, body) in [
+            ("b64", wrapped),
+            ("od", od.into_bytes()),
+            ("xxd", xxd.into_bytes()),
+        ] {
+            let archive = save(
+                &[layer(&[(name, &body)])],
+                &["RUN x"],
+                serde_json::json!({}),
+            );
+            let report = scan(&archive, &[secret("--secret netrc", value, None)]);
+            assert!(
+                report.findings.iter().any(
+                    |f| matches!(&f.what, FindingKind::Secret { id } if id == "--secret netrc")
+                ),
+                "{name}: {:?}",
+                report.findings
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Any form of a secret, at any offset of a file in a layer, is found; and masked in any
+        /// line of output.
+        #[test]
+        fn any_form_at_any_offset_is_found_and_masked(
+            value in "[A-Za-z0-9@:/+ !*()'~_.-]{8,40}",
+            prefix in proptest::collection::vec(proptest::num::u8::ANY, 0..300_000),
+            form_index in 0usize..64,
+        ) {
+            let forms = crate::leak::forms::forms(value.as_bytes(), Some(b"acme"));
+            let form = &forms[form_index % forms.len()];
+            let mut body = prefix.clone();
+            body.extend_from_slice(&form.bytes);
+            body.extend_from_slice(b"\n tail");
+            let archive = save(&[layer(&[("f", &body)])], &["RUN x"], serde_json::json!({}));
+            let report = scan(&archive, &[secret("s", value.as_bytes(), Some("acme"))]);
+            proptest::prop_assert!(
+                report.findings.iter().any(|f| matches!(f.what, FindingKind::Secret { .. })),
+                "form {form:?} not found"
+            );
+            let redactor = crate::progress::Redactor::builder()
+                .login("acme", &secrecy::SecretString::from(value.clone()))
+                .build();
+            let line = format!("pip: {} !", String::from_utf8_lossy(&form.bytes));
+            let masked = redactor.redact(&line);
+            proptest::prop_assert!(!masked.contains(&*String::from_utf8_lossy(&form.bytes)));
         }
     }
 }

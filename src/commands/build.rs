@@ -694,10 +694,10 @@ fn context_source(plan: &Arc<ContextPlan>, printer: &Printer) -> ContextSource {
     let notice_printer = printer.clone();
     let seen = Mutex::new(HashSet::new());
     let on_notice = move |notice: &Notice| {
-        let path = match notice {
-            Notice::CredentialLeftOut { path, .. } | Notice::SpecialSkipped { path, .. } => path,
-        };
-        if seen.lock().is_ok_and(|mut seen| seen.insert(path.clone())) {
+        if seen
+            .lock()
+            .is_ok_and(|mut seen| seen.insert(notice.path().to_owned()))
+        {
             super::context::warn_notice(&notice_printer, notice);
         }
     };

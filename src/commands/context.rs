@@ -132,6 +132,10 @@ pub(crate) fn warn_notice(printer: &Printer, notice: &Notice) {
         Notice::CredentialLeftOut { path, kind } => printer.warn(&format!(
             "left `{path}` out of the build context: {kind} (send it anyway with `--allow-context-file {path}`)"
         )),
+        Notice::CredentialEmbedded { path, kind } => printer.warn(&format!(
+            "`{path}` carries a credential ({kind}, rule `{}`): it is sent, but `--push` will refuse an image that holds it; move the credential to a secret",
+            kind.rule()
+        )),
         Notice::SpecialSkipped { path, what } => printer.warn(&format!(
             "skipped `{path}`: a {what} cannot be part of a build context"
         )),
@@ -165,6 +169,12 @@ fn render_summary(summary: &ContextSummary, full: bool) -> Vec<String> {
     if !summary.left_out.is_empty() {
         lines.push("left out by the credential guard:".into());
         for (path, reason) in &summary.left_out {
+            lines.push(format!("  {path}  ({reason})"));
+        }
+    }
+    if !summary.embedded.is_empty() {
+        lines.push("sent, but carrying a credential (the scan refuses to push it):".into());
+        for (path, reason) in &summary.embedded {
             lines.push(format!("  {path}  ({reason})"));
         }
     }

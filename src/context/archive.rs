@@ -39,6 +39,8 @@ pub struct ContextSummary {
     pub largest_dirs: Vec<(String, u64)>,
     /// Files the credential guard left out: (path, reason).
     pub left_out: Vec<(String, String)>,
+    /// Files sent that carry an embedded credential: (path, what).
+    pub embedded: Vec<(String, String)>,
     /// Sockets, FIFOs and devices skipped: (path, what).
     pub skipped: Vec<(String, String)>,
 }
@@ -82,6 +84,10 @@ impl Tally {
             Notice::CredentialLeftOut { path, kind } => self
                 .summary
                 .left_out
+                .push((path.clone(), kind.reason().into())),
+            Notice::CredentialEmbedded { path, kind } => self
+                .summary
+                .embedded
                 .push((path.clone(), kind.reason().into())),
             Notice::SpecialSkipped { path, what } => {
                 self.summary.skipped.push((path.clone(), (*what).into()))

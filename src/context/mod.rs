@@ -11,6 +11,7 @@ pub mod archive;
 pub mod dockerfile;
 pub mod guard;
 pub mod ignore;
+pub mod verdicts;
 pub mod walk;
 
 use std::collections::HashSet;
@@ -19,8 +20,9 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use self::guard::{CONTENT_PEEK, CredentialKind, NameVerdict};
+use self::guard::{CONTENT_PEEK, NameVerdict};
 use self::ignore::Matcher;
+pub use self::verdicts::Verdict;
 
 /// What the user asked for: `shipimg context [PATH] [-f Dockerfile] [--allow-context-file F]`.
 #[derive(Debug, Clone, Default)]
@@ -239,19 +241,29 @@ impl ContextPlan {
     }
 }
 
-/// The guard's verdict on a regular file: by name, then by content where the name asks.
-pub fn classify_file(rel: &[u8], path: &Path, len: u64) -> Option<CredentialKind> {
-    match guard::classify_name(rel) {
-        NameVerdict::Clean => None,
-        NameVerdict::Credential(kind) => Some(kind),
-        NameVerdict::CheckContent(kind) => {
-            if len > CONTENT_PEEK {
-                return None;
-            }
-            let head = std::fs::read(path).ok()?;
-            guard::content_is_credential(kind, &head).then_some(kind)
-        }
+/// The guard's verdict on a regular file: by name, then by what it holds (its first
+/// [`CONTENT_PEEK`] bytes), remembered per file so a rebuild does not read it again
+/// ([`verdicts`]).
+pub fn classify_file(rel: &[u8], path: &Path, meta: &std::fs::Metadata) -> Verdict {
+    if let NameVerdict::Credential(kind) = guard::classify_name(rel) {
+        return Verdict::LeftOut(kind);
     }
+    if let Some(verdict) = verdicts::lookup(path, meta) {
+        return verdict;
+    }
+    let Ok(file) = std::fs::File::open(path) else {
+        // The walk reports a file it cannot read when it sends it.
+        return Verdict::Clean;
+    };
+    let mut head = Vec::new();
+    if std::io::Read::read_to_end(&mut std::io::Read::take(file, CONTENT_PEEK), &mut head).is_err()
+    {
+        return Verdict::Clean;
+    }
+    let complete = (head.len() as u64) < CONTENT_PEEK || meta.len() == CONTENT_PEEK;
+    let verdict = Verdict::from_detections(&guard::classify_content(rel, &head, complete));
+    verdicts::remember(path, meta, verdict);
+    verdict
 }
 
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::guard::CredentialKind;
 use super::ignore::{Matcher, parse_exclude_patterns};
-use super::{ContextError, ContextPlan, classify_file};
+use super::{ContextError, ContextPlan, Verdict, classify_file};
 
 /// What a walked entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,14 @@ pub enum Notice {
         /// Why.
         kind: CredentialKind,
     },
+    /// A credential embedded in an ordinary file: sent (leaving the file out would change the
+    /// application), but the scan refuses an image that carries it.
+    CredentialEmbedded {
+        /// Context-relative path.
+        path: String,
+        /// What it holds.
+        kind: CredentialKind,
+    },
     /// A socket, FIFO or device, which a context cannot carry.
     SpecialSkipped {
         /// Context-relative path.
@@ -59,6 +67,17 @@ pub enum Notice {
         /// `socket`, `FIFO`, `block device`, `character device`.
         what: &'static str,
     },
+}
+
+impl Notice {
+    /// The context-relative path it is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Notice::CredentialLeftOut { path, .. }
+            | Notice::CredentialEmbedded { path, .. }
+            | Notice::SpecialSkipped { path, .. } => path,
+        }
+    }
 }
 
 /// Walks the plan's context, calling `visit` for each entry to send and `notice` for each entry
@@ -174,7 +193,11 @@ pub fn walk_with(
         Some(_) => Inclusion::Partial,
         None => Inclusion::Full,
     };
-    walker.dir(options.root, b"", inclusion)
+    let walked = walker.dir(options.root, b"", inclusion);
+    if options.guard_allowed.is_some() {
+        super::verdicts::save();
+    }
+    walked
 }
 
 struct Walker<'p, 'v> {
@@ -267,13 +290,18 @@ impl Walker<'_, '_> {
             if file_type.is_file() {
                 if let Some(allowed) = self.options.guard_allowed
                     && !allowed.contains(&child_rel)
-                    && let Some(kind) = classify_file(&child_rel, &child_abs, meta.len())
                 {
-                    (self.notice)(Notice::CredentialLeftOut {
-                        path: String::from_utf8_lossy(&child_rel).into_owned(),
-                        kind,
-                    });
-                    continue;
+                    let path = || String::from_utf8_lossy(&child_rel).into_owned();
+                    match classify_file(&child_rel, &child_abs, &meta) {
+                        Verdict::LeftOut(kind) => {
+                            (self.notice)(Notice::CredentialLeftOut { path: path(), kind });
+                            continue;
+                        }
+                        Verdict::Embedded(kind) => {
+                            (self.notice)(Notice::CredentialEmbedded { path: path(), kind });
+                        }
+                        Verdict::Clean => {}
+                    }
                 }
                 if meta.nlink() > 1 {
                     let key = (meta.dev(), meta.ino());

@@ -159,16 +159,17 @@ fn credential_names_in_any_form_of_copy() {
 #[test]
 fn content_decides_when_the_context_is_known() {
     let dir = tempfile::tempdir().unwrap();
+    let key = crate::leak::shapes::tests::pem_key("").replace('\n', "\\n");
     std::fs::write(
         dir.path().join("key.json"),
-        r#"{"type": "service_account", "private_key": "-----BEGIN"}"#,
+        format!(r#"{{"type": "service_account", "private_key": "{key}"}}"#),
     )
     .unwrap();
     std::fs::write(dir.path().join("package.json"), r#"{"name": "x"}"#).unwrap();
     std::fs::create_dir(dir.path().join("conf")).unwrap();
     std::fs::write(
         dir.path().join("conf/pip.conf"),
-        "[global]\nindex-url = https://u:p@h/simple\n",
+        "[global]\nindex-url = https://u:Zq8xT2pLw9vR@h/simple\n",
     )
     .unwrap();
     let text = "FROM x\nCOPY package.json ./\nCOPY key.json ./\nCOPY conf/*.conf /etc/\n\

@@ -2,8 +2,9 @@
 //!
 //! Build output is untrusted: pip, curl and friends echo index URLs with their credentials
 //! (`Looking in indexes: https://user:TOKEN@host/simple`). The [`Redactor`] replaces every
-//! occurrence of a known secret with `****`, and [`RedactingWriter`] applies it once more to
-//! the bytes on their way to the terminal, as a last line of defence.
+//! occurrence of a known secret, in every form [`crate::leak::forms`] defines (the same forms the
+//! image scan looks for), with `****`, and [`RedactingWriter`] applies it once more to the bytes
+//! on their way to the terminal, as a last line of defence.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -16,22 +17,19 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 /// What a secret is replaced with.
 pub const MASK: &str = "****";
 
-/// Secrets shorter than this are not masked (see `RedactorBuilder::add`).
-pub const MIN_SECRET: usize = 4;
-
-/// Lines of a multi-line secret shorter than this are not masked on their own: a lone `{` or
-/// `-----END PRIVATE KEY-----` framing would otherwise garble unrelated output.
-const MIN_LINE_PATTERN: usize = 8;
+use crate::leak::forms::{self, FragmentIndex};
 
 /// Replaces every occurrence of a set of secret values with [`MASK`].
 ///
-/// Built once from the build's secrets and cloned cheaply into each renderer. Besides each
-/// secret it also masks its percent-encoded forms (how a password appears inside a URL) and,
-/// for multi-line secrets such as key files, each line of at least eight bytes. Empty secrets
-/// are ignored. Its `Debug` shows only how many patterns it holds.
+/// Built once from the build's secrets and cloned cheaply into each renderer. It masks every
+/// form of each secret ([`crate::leak::forms`]) and, line by line, every run of characters that
+/// is a piece of a wrapped base64 or hex form, so a wrapped dump leaves no fragment printable.
+/// Secrets shorter than [`forms::MIN_SECRET_LEN`] are ignored. Its `Debug` shows only how many
+/// patterns it holds.
 #[derive(Clone, Default)]
 pub struct Redactor {
     matcher: Option<Arc<AhoCorasick>>,
+    fragments: Option<Arc<FragmentIndex>>,
     patterns: usize,
 }
 
@@ -77,7 +75,7 @@ impl Redactor {
             }
             return Cow::Borrowed(input);
         };
-        let ranges = covered_ranges(matcher, input);
+        let ranges = self.covered_ranges(matcher, input);
         if ranges.is_empty() {
             return Cow::Borrowed(input);
         }
@@ -105,6 +103,36 @@ impl Redactor {
         }
     }
 
+    /// The maximal byte ranges of `input` covered by secret occurrences and by pieces of wrapped
+    /// forms, in order.
+    fn covered_ranges(&self, matcher: &AhoCorasick, input: &[u8]) -> Vec<(usize, usize)> {
+        let mut ranges: Vec<(usize, usize)> = matcher
+            .find_overlapping_iter(input)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if let Some(fragments) = &self.fragments {
+            let mut at = 0;
+            for line in input.split(|&b| b == b'\n') {
+                ranges.extend(
+                    fragments
+                        .find(line)
+                        .into_iter()
+                        .map(|(s, e)| (at + s, at + e)),
+                );
+                at += line.len() + 1;
+            }
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
     /// The largest `cut <= at` such that no secret occurrence in `input` spans it, so that
     /// `input[..cut]` can be masked and printed before the rest of the line has arrived.
     pub(crate) fn safe_split(&self, input: &[u8], at: usize) -> usize {
@@ -113,7 +141,7 @@ impl Redactor {
             return at;
         };
         let mut cut = at;
-        for (start, end) in covered_ranges(matcher, input).into_iter().rev() {
+        for (start, end) in self.covered_ranges(matcher, input).into_iter().rev() {
             if start < cut && cut < end {
                 cut = start;
             }
@@ -134,56 +162,41 @@ impl fmt::Debug for Redactor {
 #[derive(Default)]
 pub struct RedactorBuilder {
     patterns: Vec<Vec<u8>>,
+    fragments: FragmentIndex,
 }
 
 impl RedactorBuilder {
     /// Adds a binary secret; an empty one is ignored.
     pub fn bytes(&mut self, secret: &SecretSlice<u8>) -> &mut Self {
-        self.add(secret.expose_secret())
+        self.add(secret.expose_secret(), None)
     }
 
     /// Adds a text secret; an empty one is ignored.
     pub fn text(&mut self, secret: &SecretString) -> &mut Self {
-        self.add(secret.expose_secret().as_bytes())
+        self.add(secret.expose_secret().as_bytes(), None)
     }
 
-    fn add(&mut self, secret: &[u8]) -> &mut Self {
+    /// Adds a login: the password in all its forms, and `user:password` in base64 as HTTP basic
+    /// auth and the docker config's `auth` field carry it.
+    pub fn login(&mut self, username: &str, password: &SecretString) -> &mut Self {
+        self.add(
+            password.expose_secret().as_bytes(),
+            Some(username.as_bytes()),
+        )
+    }
+
+    fn add(&mut self, secret: &[u8], login: Option<&[u8]>) -> &mut Self {
         // A one- to three-byte "secret" would mask every `p` or `ab` in the output and make it
-        // unreadable; values that short protect nothing anyway.
-        if secret.len() < MIN_SECRET {
-            return self;
-        }
-        add_variants(&mut self.patterns, secret);
-        if secret.contains(&b'\n') {
-            for line in secret.split(|&b| b == b'\n') {
-                let line = line.trim_ascii();
-                if line.len() >= MIN_LINE_PATTERN {
-                    add_variants(&mut self.patterns, line);
-                }
+        // unreadable; values that short protect nothing anyway (`forms` gives none).
+        let forms = forms::forms(secret, login);
+        self.fragments.add(&forms);
+        for form in &forms {
+            self.patterns.push(form.bytes.clone());
+            let needle = form.needle();
+            if needle != form.bytes {
+                self.patterns.push(needle);
             }
         }
-        self
-    }
-
-    /// Adds a login: the password, and `user:password` in base64 as HTTP basic auth and the
-    /// docker config's `auth` field carry it.
-    pub fn login(&mut self, username: &str, password: &SecretString) -> &mut Self {
-        use base64::Engine as _;
-        self.text(password);
-        if password.expose_secret().is_empty() {
-            return self;
-        }
-        if password.expose_secret().len() < MIN_SECRET {
-            return self;
-        }
-        let mut pair = format!("{username}:{}", password.expose_secret()).into_bytes();
-        for engine in [
-            &base64::engine::general_purpose::STANDARD,
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-        ] {
-            self.patterns.push(engine.encode(&pair).into_bytes());
-        }
-        pair.fill(0);
         self
     }
 
@@ -203,9 +216,11 @@ impl RedactorBuilder {
             .build(&patterns);
         let count = patterns.len();
         wipe(&mut patterns);
+        let fragments = (!self.fragments.is_empty()).then(|| Arc::new(self.fragments.clone()));
         match matcher {
             Ok(matcher) => Redactor {
                 matcher: Some(Arc::new(matcher)),
+                fragments,
                 patterns: count,
             },
             Err(err) => {
@@ -214,6 +229,7 @@ impl RedactorBuilder {
                 tracing::warn!("cannot build the secret matcher: {err}");
                 Redactor {
                     matcher: None,
+                    fragments: None,
                     patterns: MASK_ALL,
                 }
             }
@@ -244,54 +260,6 @@ fn wipe(patterns: &mut [Vec<u8>]) {
 
 /// The pattern count that marks a redactor which masks everything (see `build`).
 const MASK_ALL: usize = usize::MAX;
-
-/// Adds `secret` and its percent-encoded spellings to `patterns`.
-fn add_variants(patterns: &mut Vec<Vec<u8>>, secret: &[u8]) {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    patterns.push(secret.to_vec());
-    // Base64 of the value alone (a docker config `auth`, an `_json_key_base64` password),
-    // padded and not, standard and URL-safe alphabets.
-    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-        patterns.push(engine.encode(secret).into_bytes());
-    }
-    let upper = percent_encode(secret, b"0123456789ABCDEF");
-    if upper != secret {
-        let lower = percent_encode(secret, b"0123456789abcdef");
-        patterns.push(upper);
-        patterns.push(lower);
-    }
-}
-
-/// Encodes every byte outside RFC 3986's unreserved set, as URL userinfo is usually written.
-fn percent_encode(input: &[u8], hex: &[u8; 16]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    for &b in input {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', hex[usize::from(b >> 4)], hex[usize::from(b & 15)]]);
-        }
-    }
-    out
-}
-
-/// The maximal byte ranges of `input` covered by secret occurrences, in order.
-fn covered_ranges(matcher: &AhoCorasick, input: &[u8]) -> Vec<(usize, usize)> {
-    let mut ranges: Vec<(usize, usize)> = matcher
-        .find_overlapping_iter(input)
-        .map(|m| (m.start(), m.end()))
-        .collect();
-    ranges.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
-    for (start, end) in ranges {
-        match merged.last_mut() {
-            Some(last) if start < last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    merged
-}
 
 /// A writer that masks secrets in everything written through it.
 ///

@@ -246,11 +246,7 @@ pub fn node_id(dir: Option<&Path>) -> String {
 
 /// Where [`node_id`] keeps the id: `$XDG_CACHE_HOME/shipimg`, else `~/.cache/shipimg`.
 pub fn node_id_dir(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let base = var("XDG_CACHE_HOME")
-        .filter(|v| Path::new(v).is_absolute())
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".cache")))?;
-    Some(base.join("shipimg"))
+    crate::cache::dir(var)
 }
 
 /// The engine's options for one call, from its gRPC metadata.

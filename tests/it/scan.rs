@@ -107,8 +107,13 @@ fn a_netrc_copied_into_the_final_stage_is_found_with_its_layer_and_step() {
         .filter(|f| f.path.as_deref() == Some("root/.netrc"))
         .collect();
     assert!(
-        file.iter()
-            .any(|f| matches!(&f.what, FindingKind::CredentialFile { reason } if reason.contains("netrc"))),
+        file.iter().any(|f| matches!(
+            &f.what,
+            FindingKind::Credential {
+                kind: shipimg::leak::shapes::CredentialKind::Netrc,
+                ..
+            }
+        )),
         "{:#?}",
         report.findings
     );
@@ -174,7 +179,7 @@ fn a_credential_file_a_later_layer_deletes_still_ships_and_is_found() {
         .iter()
         .find(|f| f.path.as_deref() == Some("root/.netrc"))
         .unwrap_or_else(|| panic!("{:#?}", report.findings));
-    assert!(matches!(finding.what, FindingKind::CredentialFile { .. }));
+    assert!(matches!(finding.what, FindingKind::Credential { .. }));
     assert!(finding.deleted_later, "{finding:?}");
     assert!(
         finding.to_string().contains("deleted by a later layer"),
