@@ -191,6 +191,18 @@ fn dockerfile_specific_ignore_file_replaces_the_root_one() {
 #[test]
 fn credential_files_are_left_out_with_one_warning_each() {
     let dir = tempfile::tempdir().unwrap();
+    let rsa_key = crate::common::pem_key("RSA ");
+    let sa_key = format!(
+        "{{\"type\": \"service_account\", \"private_key\": \"{}\"}}",
+        crate::common::pem_key("").replace('\n', "\\n")
+    );
+    let docker = format!(
+        "{{\"auths\": {{\"europe-docker.pkg.dev\": {{\"auth\": \"{}\"}}}}}}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "_json_key_base64:Zq8xT2pLw9vRk3"
+        )
+    );
     let credentials = [
         (".netrc", "machine x login u password canary-netrc"),
         ("deploy/_netrc", "machine x login u password p"),
@@ -203,11 +215,16 @@ fn credential_files_are_left_out_with_one_warning_each() {
         (".docker/config.json", "{\"auths\":{}}"),
         (".git-credentials", "https://u:p@github.com"),
         ("gha-creds-1a2b3c.json", "{}"),
-        (
-            "keys/sa.json",
-            "{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\"}",
-        ),
-        ("certs/tls.pem", "-----BEGIN RSA PRIVATE KEY-----\nMII\n"),
+        ("keys/sa.json", sa_key.as_str()),
+        ("certs/tls.pem", rsa_key.as_str()),
+        // By what they hold, whatever they are called.
+        ("netrc", "machine idx login acme password Zq8xT2pLw9vR"),
+        ("pip-netrc", "machine idx login acme password Zq8xT2pLw9vR"),
+        (".netrc.bak", "machine idx login acme password Zq8xT2pLw9vR"),
+        ("creds.txt", "default login acme password Zq8xT2pLw9vR"),
+        ("docker-auth.json", docker.as_str()),
+        ("sa-key.json.bak", sa_key.as_str()),
+        ("prod.env", "DEBUG=0\nDB_PASSWORD=Zq8xT2pLw9vRk3\n"),
         ("id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
         (".env", "API_KEY=canary"),
     ];
@@ -221,6 +238,15 @@ fn credential_files_are_left_out_with_one_warning_each() {
         ("package.json", "{\"name\": \"x\"}"),
         (".env.example", "API_KEY="),
         ("id_ed25519.pub", "ssh-ed25519 AAAA"),
+        // Test keys and examples as packages document them.
+        (
+            "docs/keys.md",
+            "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n",
+        ),
+        (
+            "app/urls.py",
+            "PROXY = 'http://username:password@host.com:80/'\n",
+        ),
     ];
     write_tree(dir.path(), &credentials);
     write_tree(dir.path(), &clean);

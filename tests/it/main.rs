@@ -10,6 +10,7 @@ mod doctor;
 mod filesync;
 mod google;
 mod init;
+mod leak;
 mod push;
 mod sandbox;
 mod scan;
