@@ -292,20 +292,6 @@ pub fn registry_password(sandbox: &Sandbox) -> String {
     std::fs::read_to_string(sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")).unwrap()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exports_are_parsed_with_and_without_quotes() {
-        let vars = parse_exports("export A=1\nexport B='two words'\nexport C=\"x\"\nnoise\n");
-        assert_eq!(vars["A"], "1");
-        assert_eq!(vars["B"], "two words");
-        assert_eq!(vars["C"], "x");
-        assert_eq!(vars.len(), 3);
-    }
-}
-
 /// A PEM private key as a key file holds it: the body is a DER SEQUENCE (made up, not a real
 /// key, so no real key lives in the repository), which is what the shape detector checks.
 pub fn pem_key(label: &str) -> String {
@@ -319,4 +305,18 @@ pub fn pem_key(label: &str) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned() + "\n")
         .collect();
     format!("-----BEGIN {label}PRIVATE KEY-----\n{body}-----END {label}PRIVATE KEY-----\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_parsed_with_and_without_quotes() {
+        let vars = parse_exports("export A=1\nexport B='two words'\nexport C=\"x\"\nnoise\n");
+        assert_eq!(vars["A"], "1");
+        assert_eq!(vars["B"], "two words");
+        assert_eq!(vars["C"], "x");
+        assert_eq!(vars.len(), 3);
+    }
 }
