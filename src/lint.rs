@@ -8,7 +8,7 @@
 //! | SL002 | copy-credential-stage | error; warning with `--allow-secret-copy` | the same in an earlier build stage: the build cache and the local image store keep it |
 //! | SL003 | secret-env            | error                            | `ENV` with a secret-looking name: baked into the image config |
 //! | SL004 | secret-arg            | warning; error with a default    | `ARG` with a secret-looking name: its value shows in `docker history` |
-//! | SL005 | url-credentials       | error                            | `https://user:pass@host` in an instruction or a `--build-arg` value |
+//! | SL005 | url-credentials       | error                            | `https://user:S3cr3t@host` or `https://TOKEN@host` in an instruction or a `--build-arg` value ([`crate::leak::userinfo`]) |
 //! | SL006 | build-arg-secret      | error                            | a `--build-arg` whose value is, or holds, a secret shipimg holds |
 //! | SL007 | netrc-target          | warning                          | `RUN --mount=type=secret,id=netrc` where pip will not read it |
 //!
@@ -34,6 +34,7 @@ use parse_dockerfile::{
 
 use crate::context::guard::{self, CredentialKind, NameVerdict};
 use crate::context::ignore::{self, Matcher};
+use crate::leak::userinfo;
 
 /// The longest instruction text a finding quotes; longer ones end in `...`.
 const MAX_TEXT: usize = 120;
@@ -52,7 +53,7 @@ pub enum Rule {
     SecretEnv,
     /// SL004: an `ARG` with a secret-looking name.
     SecretArg,
-    /// SL005: a password in a URL.
+    /// SL005: credentials in a URL (a password, or a token as the login).
     UrlCredentials,
     /// SL006: a build argument that passes a secret shipimg holds.
     BuildArgSecret,
@@ -723,7 +724,7 @@ impl Linter<'_, '_> {
             Severity::Error,
             self.line_of(start),
             &text,
-            format!("`{text}` has a password in a URL ({list}), which ends up in {where_}"),
+            format!("`{text}` has credentials in a URL ({list}), which ends up in {where_}"),
             "take the credentials out of the URL and let the tool find them: shipimg serves the index netrc as secret `netrc`, mounted with `RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`".into(),
         );
     }
@@ -833,14 +834,14 @@ impl Linter<'_, '_> {
             }
             let urls = names::url_credentials(value, false);
             if !urls.is_empty() {
-                let masked = names::mask_url_credentials(value);
+                let masked = userinfo::mask(value);
                 self.push(
                     Rule::UrlCredentials,
                     Severity::Error,
                     0,
                     &format!("--build-arg {name}={masked}"),
                     format!(
-                        "`--build-arg {name}` has a password in a URL (`{}`), which a `RUN` records in `docker history` and the build cache",
+                        "`--build-arg {name}` has credentials in a URL (`{}`), which a `RUN` records in `docker history` and the build cache",
                         urls.join("`, `")
                     ),
                     "pass the URL without credentials: shipimg serves the index netrc as secret `netrc`, mounted with `RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`".into(),
@@ -869,7 +870,7 @@ impl Linter<'_, '_> {
             }
         }
         let squeezed = joined.split_whitespace().collect::<Vec<_>>().join(" ");
-        Some((start, names::mask_url_credentials(&squeezed)))
+        Some((start, userinfo::mask(&squeezed).into_owned()))
     }
 
     /// The source from `start` to the end of the line holding `end`, without the comment lines
@@ -1187,7 +1188,7 @@ fn pairs_text(keyword: &str, pairs: &[(String, Option<String>)]) -> String {
             if names::is_secret_name(name) && !value.is_empty() && !names::looks_like_path(value) {
                 "****".to_owned()
             } else {
-                names::mask_url_credentials(value)
+                userinfo::mask(value).into_owned()
             };
         if shown.contains(char::is_whitespace) || shown.is_empty() {
             out.push_str(&format!("={shown:?}"));

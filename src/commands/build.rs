@@ -596,7 +596,10 @@ fn add_index_build_args(
         {
             continue;
         }
-        if value.contains('@') {
+        if value
+            .split_whitespace()
+            .any(crate::leak::userinfo::has_userinfo)
+        {
             printer.warn(&format!(
                 "not passing an index URL with credentials in it as build argument {name}"
             ));

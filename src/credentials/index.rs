@@ -70,13 +70,13 @@ pub fn index_host(url: &str) -> Result<String, CliError> {
     if !matches!(scheme, "http" | "https") {
         return Err(invalid());
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
+    if crate::leak::userinfo::has_userinfo(url) {
         return Err(CliError::user(
-            "an --index-url holds a login and password: they would show in logs and build history",
+            "an --index-url holds credentials (`user:password@` or `token@`): they would show in logs and build history",
         )
         .with_hint("put them in a netrc (`--netrc`, `SHIPIMG_NETRC`) or `SHIPIMG_INDEX_USERNAME`/`SHIPIMG_INDEX_PASSWORD`"));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
         None => authority.split(':').next().unwrap_or_default().to_owned(),
