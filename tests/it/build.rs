@@ -497,7 +497,7 @@ fn oci_labels_come_from_git_and_pyproject() {
         "remote",
         "add",
         "origin",
-        "https://ci:ghs_canaryToken123@github.com/acme/svc.git",
+        "https://ci:ghs_canaryToken123@github.com/acme/svc.git?private_token=canaryQuery456#x",
     ]);
     let head = git(&["rev-parse", "HEAD"]).trim().to_owned();
     let tag = unique_image("labels");
@@ -533,6 +533,7 @@ fn oci_labels_come_from_git_and_pyproject() {
     );
     assert_eq!(labels["kind"], "test");
     assert!(!out.stdout.contains("canaryToken"));
+    assert!(!out.stdout.contains("canaryQuery"));
 }
 
 /// The recipe users copy today (shared/notes/seed-article.md): a netrc COPYd into the build
