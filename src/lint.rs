@@ -32,15 +32,13 @@ use parse_dockerfile::{
     Command, Flag, HealthcheckArguments, Instruction, JsonOrStringArray, Source,
 };
 
+use crate::context::dockerfile;
 use crate::context::guard::{self, CredentialKind, NameVerdict};
 use crate::context::ignore::{self, Matcher};
 use crate::leak::userinfo;
 
 /// The longest instruction text a finding quotes; longer ones end in `...`.
 const MAX_TEXT: usize = 120;
-
-/// Where BuildKit mounts a secret without `target=`.
-const DEFAULT_SECRET_DIR: &str = "/run/secrets/";
 
 /// A lint rule. Ids and names are stable: users write them in `# shipimg:allow` comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -745,16 +743,16 @@ impl Linter<'_, '_> {
             run_text.push_str(&doc.value);
         }
         for flag in &run.options {
-            let Some(mount) = secret_mount(flag) else {
+            let Some(mount) = dockerfile::secret_mount(self.text, flag, self.line_of(start)) else {
                 continue;
             };
             if mount.id != "netrc" {
                 continue;
             }
-            let target = mount
-                .target
-                .clone()
-                .unwrap_or_else(|| format!("{DEFAULT_SECRET_DIR}netrc"));
+            // `env=` alone puts the secret in a variable, not a file: not a mount this rule checks.
+            let Some(target) = mount.path() else {
+                continue;
+            };
             if target.contains('$') || run_sets(&run_text, "NETRC", &target) {
                 continue;
             }
@@ -1055,38 +1053,6 @@ fn parse_user(value: &str) -> User {
     } else {
         User::Named(user.to_owned())
     }
-}
-
-/// A `--mount=type=secret,...` flag: its id (`id=`, else the target's base name, as BuildKit
-/// defaults it) and target.
-struct SecretMount {
-    id: String,
-    target: Option<String>,
-}
-
-fn secret_mount(flag: &Flag<'_>) -> Option<SecretMount> {
-    if flag.name.value != "mount" {
-        return None;
-    }
-    let spec = flag.value.as_ref()?.value.as_ref();
-    let (mut kind, mut id, mut target, mut env) = (None, None, None, false);
-    for field in spec.split(',') {
-        let (key, value) = field.split_once('=').unwrap_or((field, ""));
-        let value = value.trim().trim_matches(['"', '\'']).to_owned();
-        match key.trim().to_ascii_lowercase().as_str() {
-            "type" => kind = Some(value),
-            "id" => id = Some(value),
-            "target" | "dst" | "destination" => target = Some(value),
-            "env" => env = true,
-            _ => {}
-        }
-    }
-    // `env=` alone puts the secret in a variable, not a file: not a mount this rule checks.
-    if kind.as_deref() != Some("secret") || (env && target.is_none()) {
-        return None;
-    }
-    let id = id.or_else(|| target.as_deref()?.rsplit('/').next().map(str::to_owned))?;
-    Some(SecretMount { id, target })
 }
 
 /// Whether a `RUN` sets `NAME=value` (bare or quoted) in its command.
