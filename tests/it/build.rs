@@ -626,3 +626,30 @@ fn lint_only_reports_and_builds_nothing() {
     );
     assert!(!out.stderr.contains("held-secret-value-42"), "{out}");
 }
+
+/// `--secret type=file` (no `src=`, no `id=`) used to panic in the parser; it is a user error:
+/// one line naming the flag and a hint, exit 1.
+#[test]
+fn secret_type_file_alone_is_one_error_line_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo guard-bugs-1\n", busybox()),
+    );
+    for value in ["type=file", "type=env", "type=file,src="] {
+        let out = Outcome::of(
+            shipimg_build(dir.path())
+                .current_dir(dir.path())
+                .args(["--secret", value]),
+        )
+        .code(1);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(
+            lines[0].starts_with(&format!("error: invalid --secret `{value}`: ")),
+            "{out}"
+        );
+        assert!(lines[1].starts_with("  hint: "), "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+    }
+}
