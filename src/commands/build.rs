@@ -394,6 +394,7 @@ pub async fn run(
                 &image_id,
                 &push.references[0],
                 &scan_secrets,
+                super::scan::ScanFor::Push,
                 printer,
             );
             // The build's Ctrl-C handler replaced the default one: the scan and the push
