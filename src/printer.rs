@@ -74,6 +74,14 @@ impl Printer {
         let _ = writeln!(err, "{WARN}warning{WARN:#}: {message}");
     }
 
+    /// A warning and the `hint:` line with its fix. Printed even under `-q`.
+    pub fn warn_with_hint(&self, message: &str, hint: &str) {
+        self.warn(message);
+        let hint = crate::redact::redact(hint);
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "  {HINT}hint{HINT:#}: {hint}");
+    }
+
     /// An error and its hint. Printed even under `-q`.
     pub fn error(&self, error: &CliError) {
         let mut err = anstream::stderr().lock();

@@ -106,6 +106,9 @@ pub async fn run(
     if let Some(index) = &index {
         describe_index_credentials(index, &settings.index_urls, printer);
         if netrc_mounted {
+            for warning in &index.warnings {
+                printer.warn_with_hint(&warning.message, &warning.hint);
+            }
             let text = index.netrc.to_secret_text();
             let value = secrecy::SecretSlice::from(text.expose_secret().as_bytes().to_vec());
             secrets.push(LoadedSecret {

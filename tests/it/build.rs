@@ -653,3 +653,44 @@ fn secret_type_file_alone_is_one_error_line_not_a_panic() {
         assert!(!out.stderr.contains("panicked"), "{out}");
     }
 }
+
+/// An empty netrc, or one whose entries have no password, parses fine and used to be served
+/// without a word; pip then failed with "No matching distribution found". Now one warning line
+/// names the file, with a hint, even under `-q`, and the build goes on.
+#[test]
+fn an_empty_or_password_less_netrc_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN --mount=type=secret,id=netrc,target=/root/.netrc echo guard-bugs-5\n",
+            busybox()
+        ),
+    );
+    let tag = unique_image("netrc-warning");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let _lock = build_lock();
+    for (text, needle) in [
+        (
+            "machine idx.example login me\n",
+            "has no password for `idx.example`",
+        ),
+        ("", "has no entries"),
+    ] {
+        write(dir.path(), "netrc", text);
+        let out = Outcome::of(
+            shipimg_build(dir.path())
+                .current_dir(dir.path())
+                .args(["-q", "-t", &tag, "--netrc", "netrc"]),
+        )
+        .success();
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("warning: the netrc from `--netrc netrc` "))
+            .unwrap_or_else(|| panic!("no warning naming the file\n{out}"));
+        assert!(lines[at].contains(needle), "{out}");
+        assert!(lines[at + 1].starts_with("  hint: add "), "{out}");
+    }
+}
