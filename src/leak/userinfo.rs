@@ -367,8 +367,6 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "credentials",
     "auth",
     "mysecret",
-    "s3cret",
-    "pa55",
     "tiger",
     "xoauthbasic",
 ];
@@ -558,6 +556,11 @@ mod tests {
                 "p4ss-w0rd-17",
             ),
             ("url: https://ci:hunter2@example.com/x", "hunter2"),
+            // What guard.rs's pip.conf check is tested with, should it call `find`.
+            (
+                "index-url = https://user:s3cret@pypi.example/simple",
+                "s3cret",
+            ),
             ("redis://:Zq8v2LmR@cache:6379/0", "Zq8v2LmR"),
             (
                 "https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r.git",
