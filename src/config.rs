@@ -333,7 +333,7 @@ pub fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliErro
 
 /// Checks one `index-urls` entry: http(s), no credentials (never echoed when it has some).
 pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError> {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, _)) = url.split_once("://") else {
         return Err(config_error(
             source,
             &format!("`index-urls` has `{url}`, not an http(s) URL"),
@@ -349,12 +349,11 @@ pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError>
         )
         .with_hint("use the index's https URL"));
     }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
+    if crate::leak::userinfo::has_userinfo(url) {
         // Never echo the URL: it holds a credential.
         return Err(config_error(
             source,
-            "an `index-urls` entry has credentials in it (user:password@)",
+            "an `index-urls` entry has credentials in it (`user:password@` or `token@`)",
         )
         .with_hint(
             "remove them from the URL: shipimg serves the password from your netrc, environment or Google credentials, never from the URL",

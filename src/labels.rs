@@ -75,20 +75,15 @@ pub fn git(dir: &Path, args: &[&str]) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
-/// `https://user:token@github.com/o/r.git` -> `https://github.com/o/r.git`; scp-style
-/// `git@github.com:o/r.git` stays (no secret in it).
+/// The remote as a label may show it: without userinfo, query or fragment, where tokens ride
+/// (`https://user:token@github.com/o/r.git`, `https://gitlab.com/o/r.git?private_token=...`)
+/// -> `https://github.com/o/r.git`. scp-style `git@github.com:o/r.git` stays (no secret in it).
 pub fn strip_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    format!("{scheme}://{host}{path}")
+    let url = crate::leak::userinfo::strip_userinfo(url);
+    if !url.contains("://") {
+        return url.into_owned();
+    }
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 /// `[project].version`, else `[tool.poetry].version`.
@@ -172,6 +167,30 @@ mod tests {
         );
     }
 
+    /// A token in the remote's query or fragment used to land in the source label, which every
+    /// `docker inspect` and registry UI shows.
+    #[test]
+    fn remote_query_and_fragment_are_stripped() {
+        for (remote, label) in [
+            (
+                "https://gitlab.com/acme/svc.git?private_token=glpat-Zx81kQm2Lp0vNc7aB3",
+                "https://gitlab.com/acme/svc.git",
+            ),
+            (
+                "https://oauth2:glpat-Zx81kQm2Lp0vNc7aB3@gitlab.com/acme/svc.git?ref=main#frag",
+                "https://gitlab.com/acme/svc.git",
+            ),
+            (
+                "https://1a2B3c4D5e6F7g8H9i0J@git.fury.io/acme/svc.git",
+                "https://git.fury.io/acme/svc.git",
+            ),
+            ("https://host?token=abc", "https://host"),
+            ("ssh://git@github.com/a/b.git", "ssh://github.com/a/b.git"),
+        ] {
+            assert_eq!(strip_credentials(remote), label, "{remote}");
+        }
+    }
+
     #[test]
     fn version_from_either_pyproject_style() {
         let dir = tempfile::tempdir().unwrap();
@@ -215,7 +234,7 @@ mod tests {
             "remote",
             "add",
             "origin",
-            "https://u:tok@example.com/acme/svc.git",
+            "https://u:tok@example.com/acme/svc.git?private_token=tok2",
         ]);
         let labels = default_labels(dir.path(), UNIX_EPOCH);
         assert_eq!(labels[SOURCE], "https://example.com/acme/svc.git");

@@ -8,7 +8,7 @@
 //! | SL002 | copy-credential-stage | error; warning with `--allow-secret-copy` | the same in an earlier build stage: the build cache and the local image store keep it |
 //! | SL003 | secret-env            | error                            | `ENV` with a secret-looking name: baked into the image config |
 //! | SL004 | secret-arg            | warning; error with a default    | `ARG` with a secret-looking name: its value shows in `docker history` |
-//! | SL005 | url-credentials       | error                            | `https://user:pass@host` in an instruction or a `--build-arg` value |
+//! | SL005 | url-credentials       | error                            | `https://user:S3cr3t@host` or `https://TOKEN@host` in an instruction or a `--build-arg` value ([`crate::leak::userinfo`]) |
 //! | SL006 | build-arg-secret      | error                            | a `--build-arg` whose value is, or holds, a secret shipimg holds |
 //! | SL007 | netrc-target          | warning                          | `RUN --mount=type=secret,id=netrc` where pip will not read it |
 //!
@@ -32,14 +32,13 @@ use parse_dockerfile::{
     Command, Flag, HealthcheckArguments, Instruction, JsonOrStringArray, Source,
 };
 
+use crate::context::dockerfile;
 use crate::context::guard::{self, CredentialKind, NameVerdict};
 use crate::context::ignore::{self, Matcher};
+use crate::leak::userinfo;
 
 /// The longest instruction text a finding quotes; longer ones end in `...`.
 const MAX_TEXT: usize = 120;
-
-/// Where BuildKit mounts a secret without `target=`.
-const DEFAULT_SECRET_DIR: &str = "/run/secrets/";
 
 /// A lint rule. Ids and names are stable: users write them in `# shipimg:allow` comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,7 +51,7 @@ pub enum Rule {
     SecretEnv,
     /// SL004: an `ARG` with a secret-looking name.
     SecretArg,
-    /// SL005: a password in a URL.
+    /// SL005: credentials in a URL (a password, or a token as the login).
     UrlCredentials,
     /// SL006: a build argument that passes a secret shipimg holds.
     BuildArgSecret,
@@ -726,7 +725,7 @@ impl Linter<'_, '_> {
             Severity::Error,
             self.line_of(start),
             &text,
-            format!("`{text}` has a password in a URL ({list}), which ends up in {where_}"),
+            format!("`{text}` has credentials in a URL ({list}), which ends up in {where_}"),
             "take the credentials out of the URL and let the tool find them: shipimg serves the index netrc as secret `netrc`, mounted with `RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`".into(),
         );
     }
@@ -747,16 +746,16 @@ impl Linter<'_, '_> {
             run_text.push_str(&doc.value);
         }
         for flag in &run.options {
-            let Some(mount) = secret_mount(flag) else {
+            let Some(mount) = dockerfile::secret_mount(self.text, flag, self.line_of(start)) else {
                 continue;
             };
             if mount.id != "netrc" {
                 continue;
             }
-            let target = mount
-                .target
-                .clone()
-                .unwrap_or_else(|| format!("{DEFAULT_SECRET_DIR}netrc"));
+            // `env=` alone puts the secret in a variable, not a file: not a mount this rule checks.
+            let Some(target) = mount.path() else {
+                continue;
+            };
             if target.contains('$') || run_sets(&run_text, "NETRC", &target) {
                 continue;
             }
@@ -836,14 +835,14 @@ impl Linter<'_, '_> {
             }
             let urls = names::url_credentials(value, false);
             if !urls.is_empty() {
-                let masked = names::mask_url_credentials(value);
+                let masked = userinfo::mask(value);
                 self.push(
                     Rule::UrlCredentials,
                     Severity::Error,
                     0,
                     &format!("--build-arg {name}={masked}"),
                     format!(
-                        "`--build-arg {name}` has a password in a URL (`{}`), which a `RUN` records in `docker history` and the build cache",
+                        "`--build-arg {name}` has credentials in a URL (`{}`), which a `RUN` records in `docker history` and the build cache",
                         urls.join("`, `")
                     ),
                     "pass the URL without credentials: shipimg serves the index netrc as secret `netrc`, mounted with `RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`".into(),
@@ -872,7 +871,7 @@ impl Linter<'_, '_> {
             }
         }
         let squeezed = joined.split_whitespace().collect::<Vec<_>>().join(" ");
-        Some((start, names::mask_url_credentials(&squeezed)))
+        Some((start, userinfo::mask(&squeezed).into_owned()))
     }
 
     /// The source from `start` to the end of the line holding `end`, without the comment lines
@@ -1059,38 +1058,6 @@ fn parse_user(value: &str) -> User {
     }
 }
 
-/// A `--mount=type=secret,...` flag: its id (`id=`, else the target's base name, as BuildKit
-/// defaults it) and target.
-struct SecretMount {
-    id: String,
-    target: Option<String>,
-}
-
-fn secret_mount(flag: &Flag<'_>) -> Option<SecretMount> {
-    if flag.name.value != "mount" {
-        return None;
-    }
-    let spec = flag.value.as_ref()?.value.as_ref();
-    let (mut kind, mut id, mut target, mut env) = (None, None, None, false);
-    for field in spec.split(',') {
-        let (key, value) = field.split_once('=').unwrap_or((field, ""));
-        let value = value.trim().trim_matches(['"', '\'']).to_owned();
-        match key.trim().to_ascii_lowercase().as_str() {
-            "type" => kind = Some(value),
-            "id" => id = Some(value),
-            "target" | "dst" | "destination" => target = Some(value),
-            "env" => env = true,
-            _ => {}
-        }
-    }
-    // `env=` alone puts the secret in a variable, not a file: not a mount this rule checks.
-    if kind.as_deref() != Some("secret") || (env && target.is_none()) {
-        return None;
-    }
-    let id = id.or_else(|| target.as_deref()?.rsplit('/').next().map(str::to_owned))?;
-    Some(SecretMount { id, target })
-}
-
 /// Whether a `RUN` sets `NAME=value` (bare or quoted) in its command.
 fn run_sets(run_text: &str, name: &str, value: &str) -> bool {
     let value = value.trim_end_matches('/');
@@ -1190,7 +1157,7 @@ fn pairs_text(keyword: &str, pairs: &[(String, Option<String>)]) -> String {
             if names::is_secret_name(name) && !value.is_empty() && !names::looks_like_path(value) {
                 "****".to_owned()
             } else {
-                names::mask_url_credentials(value)
+                userinfo::mask(value).into_owned()
             };
         if shown.contains(char::is_whitespace) || shown.is_empty() {
             out.push_str(&format!("={shown:?}"));

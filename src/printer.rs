@@ -1,5 +1,6 @@
 //! The one owner of stdout and stderr. stdout carries only what a script would pipe (a digest,
-//! JSON); everything meant for people goes to stderr, and `-q` silences it.
+//! JSON); everything meant for people goes to stderr, and `-q` silences it, except errors, the
+//! details they list, and warnings.
 
 use std::io::Write;
 
@@ -58,11 +59,27 @@ impl Printer {
         let _ = writeln!(err, "{message}");
     }
 
+    /// A line of detail for the error that follows it (each finding the error says is "listed
+    /// above"): the error is not whole without it, so it is printed even under `-q`.
+    pub fn error_detail(&self, message: &str) {
+        let message = crate::redact::redact(message);
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{message}");
+    }
+
     /// A warning the user must act on. Printed even under `-q`.
     pub fn warn(&self, message: &str) {
         let message = crate::redact::redact(message);
         let mut err = anstream::stderr().lock();
         let _ = writeln!(err, "{WARN}warning{WARN:#}: {message}");
+    }
+
+    /// A warning and the `hint:` line with its fix. Printed even under `-q`.
+    pub fn warn_with_hint(&self, message: &str, hint: &str) {
+        self.warn(message);
+        let hint = crate::redact::redact(hint);
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "  {HINT}hint{HINT:#}: {hint}");
     }
 
     /// An error and its hint. Printed even under `-q`.

@@ -106,6 +106,9 @@ pub async fn run(
     if let Some(index) = &index {
         describe_index_credentials(index, &settings.index_urls, printer);
         if netrc_mounted {
+            for warning in &index.warnings {
+                printer.warn_with_hint(&warning.message, &warning.hint);
+            }
             let text = index.netrc.to_secret_text();
             let value = secrecy::SecretSlice::from(text.expose_secret().as_bytes().to_vec());
             secrets.push(LoadedSecret {
@@ -394,6 +397,7 @@ pub async fn run(
                 &image_id,
                 &push.references[0],
                 &scan_secrets,
+                super::scan::ScanFor::Push,
                 printer,
             );
             // The build's Ctrl-C handler replaced the default one: the scan and the push
@@ -596,7 +600,10 @@ fn add_index_build_args(
         {
             continue;
         }
-        if value.contains('@') {
+        if value
+            .split_whitespace()
+            .any(crate::leak::userinfo::has_userinfo)
+        {
             printer.warn(&format!(
                 "not passing an index URL with credentials in it as build argument {name}"
             ));

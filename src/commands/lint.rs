@@ -51,7 +51,7 @@ pub(crate) fn lint_dockerfile(
         report.findings.retain(|f| only.contains(&f.rule));
     }
     for warning in report.warnings() {
-        printer.warn(&format!("{}\n  hint: {}", warning.headline(), warning.fix));
+        printer.warn_with_hint(&warning.headline(), &warning.fix);
     }
     let errors: Vec<_> = report.errors().collect();
     match errors.as_slice() {

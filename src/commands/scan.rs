@@ -43,16 +43,27 @@ pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     }
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
-    scan_and_report(&engine, &args.image, &args.image, &secrets, printer).await
+    let scan = ScanFor::Inspection;
+    scan_and_report(&engine, &args.image, &args.image, &secrets, scan, printer).await
+}
+
+/// Why an image is scanned, for what the refusal says happens next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanFor {
+    /// `shipimg scan`: nothing was going to be pushed.
+    Inspection,
+    /// `build --push`: the push waits on the scan.
+    Push,
 }
 
 /// Runs the scan of `image` (a reference or an id) and reports it under `name`: findings as one
-/// line each and exit 3, or a clean line.
+/// line each (even under `-q`: the error points at them) and exit 3, or a clean line.
 pub async fn scan_and_report(
     engine: &Engine,
     image: &str,
     name: &str,
     secrets: &[ScanSecret],
+    scan: ScanFor,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -80,15 +91,19 @@ pub async fn scan_and_report(
         return Ok(ExitStatus::Success);
     }
     for finding in &report.findings {
-        printer.info(&format!("  {finding}"));
+        printer.error_detail(&format!("  {finding}"));
     }
+    let next = match scan {
+        ScanFor::Inspection => "rebuild it before pushing it anywhere",
+        ScanFor::Push => "nothing was pushed",
+    };
     Err(CliError::user(format!(
         "secret found in image `{name}`: {} finding(s), listed above",
         report.findings.len()
     ))
-    .with_hint(
-        "mount secrets with `RUN --mount=type=secret` instead of copying them; nothing was pushed",
-    )
+    .with_hint(format!(
+        "mount secrets with `RUN --mount=type=secret` instead of copying them; {next}"
+    ))
     .with_status(ExitStatus::SecretFound)
     .into())
 }

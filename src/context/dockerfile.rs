@@ -1,6 +1,7 @@
 //! What the build needs to know of a Dockerfile before it starts: the registries its base
 //! images come from (for their logins) and its secret mounts (to check the netrc is there).
-//! The secret lint, with every rule, is [`crate::lint`].
+//! The secret lint, with every rule, is [`crate::lint`]; it reads secret mounts with
+//! [`secret_mount`] too, so the two never disagree on what a step mounts.
 
 /// A Dockerfile the parser could not read.
 #[derive(Debug, thiserror::Error)]
@@ -64,17 +65,38 @@ pub fn declared_args(text: &str) -> Result<Vec<String>, DockerfileError> {
     Ok(names)
 }
 
-/// A `RUN --mount=type=secret,...` in the Dockerfile.
+/// Where BuildKit mounts a secret that has no `target=` (and no `env=`).
+pub const DEFAULT_SECRET_DIR: &str = "/run/secrets/";
+
+/// A `RUN --mount=type=secret,...` in the Dockerfile, read as BuildKit's Dockerfile frontend
+/// reads it (`frontend/dockerfile/instructions/commands_runmount.go`, `dispatch_secrets.go`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretMount {
     /// 1-based line of the `RUN`.
     pub line: usize,
-    /// The secret id (`id=`, or the target's base name, as BuildKit defaults it).
+    /// The secret id: `src=`/`source=`, else `id=`, else the target's base name.
     pub id: String,
-    /// Where it is mounted (`target=`/`dst=`), if given.
+    /// `target=`/`dst=`/`destination=`, as written.
     pub target: Option<String>,
-    /// `required=true`.
+    /// `env=`: the variable the secret is put in.
+    pub env: Option<String>,
+    /// `required` or `required=true` (any Go boolean).
     pub required: bool,
+}
+
+impl SecretMount {
+    /// The file the secret is mounted at: the target, else `/run/secrets/ID`; none for a mount
+    /// that only sets `env=`.
+    pub fn path(&self) -> Option<String> {
+        match (&self.target, &self.env) {
+            (Some(target), _) => Some(target.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(format!(
+                "{DEFAULT_SECRET_DIR}{}",
+                self.id.rsplit('/').next().unwrap_or_default()
+            )),
+        }
+    }
 }
 
 /// Every secret mount of every `RUN`.
@@ -88,49 +110,161 @@ pub fn secret_mounts(text: &str) -> Result<Vec<SecretMount>, DockerfileError> {
             continue;
         };
         let line = text[..run.run.span.start].matches('\n').count() + 1;
-        for flag in &run.options {
-            if flag.name.value != "mount" {
-                continue;
-            }
-            let Some(value) = &flag.value else { continue };
-            if let Some(mount) = parse_secret_mount(&value.value, line) {
-                out.push(mount);
-            }
-        }
+        out.extend(
+            run.options
+                .iter()
+                .filter_map(|flag| secret_mount(text, flag, line)),
+        );
     }
     Ok(out)
 }
 
-/// `type=secret,id=netrc,target=/root/.netrc,required=true` -> a mount; other types -> None.
-fn parse_secret_mount(spec: &str, line: usize) -> Option<SecretMount> {
-    let mut kind = None;
-    let mut id = None;
-    let mut target = None;
-    let mut required = false;
-    for field in spec.split(',') {
-        let (key, value) = field.split_once('=').unwrap_or((field, "true"));
-        match key.trim().to_ascii_lowercase().as_str() {
-            "type" => kind = Some(value.trim().to_owned()),
-            "id" => id = Some(value.trim().to_owned()),
-            "target" | "dst" | "destination" => target = Some(value.trim().to_owned()),
-            "required" => required = value.trim().eq_ignore_ascii_case("true"),
-            _ => {}
-        }
-    }
-    if kind.as_deref() != Some("secret") {
+/// The secret mount a `RUN` flag declares, or None: not `--mount`, another type, or a mount
+/// BuildKit would refuse (it then fails the build with its own message). `text` is the whole
+/// Dockerfile the flag was parsed from: the parser hands flag values over with their quotes
+/// and cuts them at a quoted space, so the value is read again from the source.
+pub(crate) fn secret_mount(
+    text: &str,
+    flag: &parse_dockerfile::Flag<'_>,
+    line: usize,
+) -> Option<SecretMount> {
+    if flag.name.value != "mount" {
         return None;
     }
-    // BuildKit defaults the id to the target's base name.
-    let id = id.or_else(|| {
-        target
-            .as_deref()
-            .and_then(|t| t.rsplit('/').next())
-            .map(str::to_owned)
-    })?;
+    let start = flag.value.as_ref()?.span.start;
+    parse_secret_mount(&flag_word(text.get(start..)?)?, line)
+}
+
+/// One flag word as the Dockerfile frontend reads it: up to unquoted whitespace, quotes
+/// removed, `\` escaping the next character (inside `"`, only `"` and `\`). None when a
+/// quote is never closed, which the frontend refuses.
+fn flag_word(source: &str) -> Option<String> {
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => break,
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '\\') => word.extend(chars.next()),
+            (Some('"'), '\\') if matches!(chars.peek(), Some('"' | '\\')) => {
+                word.extend(chars.next());
+            }
+            (_, c) => word.push(c),
+        }
+    }
+    quote.is_none().then_some(word)
+}
+
+/// A mount's fields, split as Go's `encoding/csv` splits one record: a field that starts with
+/// `"` is quoted (`""` is a quote) and may hold commas; a quote anywhere else is an error.
+fn csv_fields(spec: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut chars = spec.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    '"' => break,
+                    c => field.push(c),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Some(fields);
+                }
+                Some(',') => {}
+                Some(_) => return None,
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field);
+                        return Some(fields);
+                    }
+                    Some(',') => break,
+                    Some('"') => return None,
+                    Some(c) => field.push(c),
+                }
+            }
+        }
+        fields.push(field);
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `type=secret,id=netrc,target=/root/.netrc,required` -> a mount; other types and specs
+/// BuildKit refuses -> None.
+fn parse_secret_mount(spec: &str, line: usize) -> Option<SecretMount> {
+    let mut kind = "bind".to_owned();
+    let (mut id, mut source, mut target, mut env) = (None, None, None, None);
+    let (mut required, mut from_or_sharing) = (false, false);
+    for field in csv_fields(spec)? {
+        let (key, value) = match field.split_once('=') {
+            Some((key, value)) => (key.to_ascii_lowercase(), Some(value.to_owned())),
+            None => (field.to_ascii_lowercase(), None),
+        };
+        let is_secret = kind == "secret";
+        match (key.as_str(), value) {
+            ("readonly" | "ro" | "readwrite" | "rw", None) => {}
+            ("required", None) if is_secret => required = true,
+            (_, None) => return None,
+            ("type", Some(value)) => kind = value.to_ascii_lowercase(),
+            ("from" | "sharing", Some(_)) => from_or_sharing = true,
+            ("source" | "src", Some(value)) => source = Some(value),
+            ("target" | "dst" | "destination", Some(value)) => target = Some(value),
+            ("readonly" | "ro" | "readwrite" | "rw", Some(value)) => {
+                go_bool(&value)?;
+            }
+            ("required", Some(value)) if is_secret => required = go_bool(&value)?,
+            ("id", Some(value)) => id = Some(value),
+            ("env", Some(value)) => env = Some(value),
+            ("mode", Some(value)) => {
+                u32::from_str_radix(&value, 8).ok()?;
+            }
+            ("uid" | "gid", Some(value)) => {
+                value.parse::<u32>().ok()?;
+            }
+            _ => return None,
+        }
+    }
+    if kind != "secret" || from_or_sharing {
+        return None;
+    }
+    let (id, source, target) = (
+        id.filter(|v| !v.is_empty()),
+        source.filter(|v| !v.is_empty()),
+        target.filter(|v| !v.is_empty()),
+    );
+    if id.is_some() && source.is_some() {
+        return None;
+    }
+    let id = match source.or(id) {
+        Some(id) => id,
+        None => target.as_deref()?.rsplit('/').next()?.to_owned(),
+    };
     Some(SecretMount {
         line,
         id,
         target,
+        env: env.filter(|v| !v.is_empty()),
         required,
     })
 }
@@ -155,6 +289,16 @@ mod tests {
         );
     }
 
+    fn mount(id: &str, target: Option<&str>, env: Option<&str>, required: bool) -> SecretMount {
+        SecretMount {
+            line: 2,
+            id: id.into(),
+            target: target.map(Into::into),
+            env: env.map(Into::into),
+            required,
+        }
+    }
+
     #[test]
     fn finds_secret_mounts() {
         let text = "FROM x\n\
@@ -166,18 +310,119 @@ mod tests {
             [
                 SecretMount {
                     line: 2,
-                    id: "netrc".into(),
-                    target: Some("/root/.netrc".into()),
-                    required: true
+                    ..mount("netrc", Some("/root/.netrc"), None, true)
                 },
                 SecretMount {
                     line: 4,
-                    id: "token".into(),
-                    target: Some("/run/secrets/token".into()),
-                    required: false
+                    ..mount("token", Some("/run/secrets/token"), None, false)
                 },
             ]
         );
+    }
+
+    /// The lint and the build's netrc check used to read mounts with two parsers: one took
+    /// `required` alone as false, the other ignored `env=`, neither knew `src=` or quotes.
+    #[test]
+    fn secret_mounts_are_read_as_buildkit_reads_them() {
+        let one = |flags: &str| {
+            let text = format!("FROM x\nRUN {flags} true\n");
+            let mounts = secret_mounts(&text).unwrap();
+            assert!(mounts.len() <= 1, "{flags}: {mounts:?}");
+            mounts.into_iter().next()
+        };
+        for (flags, expected) in [
+            (
+                "--mount=type=secret,id=netrc,target=/root/.netrc",
+                mount("netrc", Some("/root/.netrc"), None, false),
+            ),
+            (
+                "--mount=type=secret,id=netrc,required",
+                mount("netrc", None, None, true),
+            ),
+            (
+                "--mount=type=secret,id=netrc,required=1",
+                mount("netrc", None, None, true),
+            ),
+            (
+                "--mount=type=secret,id=netrc,required=false",
+                mount("netrc", None, None, false),
+            ),
+            (
+                "--mount=type=secret,id=tok,env=TOKEN",
+                mount("tok", None, Some("TOKEN"), false),
+            ),
+            (
+                "--mount=type=secret,src=netrc,dst=/root/.netrc",
+                mount("netrc", Some("/root/.netrc"), None, false),
+            ),
+            (
+                "--mount=type=secret,source=netrc,destination=/home/app/.netrc,uid=1000,gid=1000,mode=0400",
+                mount("netrc", Some("/home/app/.netrc"), None, false),
+            ),
+            (
+                "--mount=TYPE=SECRET,ID=netrc,Target=/root/.netrc",
+                mount("netrc", Some("/root/.netrc"), None, false),
+            ),
+            (
+                "--mount=\"type=secret,id=netrc,target=/root/.netrc\"",
+                mount("netrc", Some("/root/.netrc"), None, false),
+            ),
+            (
+                "--mount=type=secret,id='netrc',target=\"/home/my app/.netrc\"",
+                mount("netrc", Some("/home/my app/.netrc"), None, false),
+            ),
+            (
+                "--mount='type=secret,\"target=/a,b/tok\"'",
+                mount("tok", Some("/a,b/tok"), None, false),
+            ),
+            (
+                "--mount=type=secret,target=/root/.netrc",
+                mount(".netrc", Some("/root/.netrc"), None, false),
+            ),
+        ] {
+            assert_eq!(one(flags), Some(expected), "{flags}");
+        }
+        for flags in [
+            "--mount=type=cache,target=/root/.cache",
+            "--mount=target=/src",
+            "--mount=type=ssh",
+            "--network=none",
+            // BuildKit refuses these; it says why when the build runs.
+            "--mount=type=secret",
+            "--mount=type=secret,id=a,src=b",
+            "--mount=type=secret,id=a,from=stage",
+            "--mount=type=secret,id=a,required=maybe",
+            "--mount=type=secret,id=a,mode=9",
+            "--mount=type=secret,id=a,bogus=1",
+            "--mount=type=secret,id=a\"b",
+            "--mount=required,type=secret,id=a",
+        ] {
+            assert_eq!(one(flags), None, "{flags}");
+        }
+        let text = "FROM x\nRUN --mount=type=secret,id=a --mount=type=secret,id=b,env=B \\\n    --mount=type=secret,id=c,target=/c true\n";
+        let ids: Vec<_> = secret_mounts(text)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id.clone(), m.path()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("a".to_owned(), Some("/run/secrets/a".to_owned())),
+                ("b".to_owned(), None),
+                ("c".to_owned(), Some("/c".to_owned())),
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_mount_spec_panics(spec in "\\PC{0,40}", raw in "[a-z=,\"' \\\\]{0,30}") {
+            let _ = parse_secret_mount(&spec, 1);
+            let _ = parse_secret_mount(&raw, 1);
+            let _ = flag_word(&raw);
+            let _ = secret_mounts(&format!("FROM x\nRUN --mount=type=secret,{raw} x\n"));
+        }
     }
 
     #[test]

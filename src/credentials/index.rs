@@ -49,6 +49,52 @@ pub struct IndexCredentials {
     pub machines_before: usize,
     /// Whether `--index-url` narrowed the netrc.
     pub narrowed: bool,
+    /// What is wrong with the netrc, though the build can go on (see [`netrc_warnings`]).
+    pub warnings: Vec<IndexWarning>,
+}
+
+/// Something the user should fix in the index credentials; the build goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexWarning {
+    /// One line, naming where the credentials came from.
+    pub message: String,
+    /// The fix.
+    pub hint: String,
+}
+
+/// Warnings for a netrc that gives the build nothing to log in with: no entry at all, or
+/// entries without a password (pip sends no credentials, or prompts where nobody can answer,
+/// and the index refuses). Such a netrc parses fine, so it used to be served without a word.
+pub fn netrc_warnings(netrc: &Netrc, source: &str) -> Vec<IndexWarning> {
+    if netrc.is_empty() {
+        return vec![IndexWarning {
+            message: format!(
+                "the netrc from `{source}` has no entries: the build gets no index credentials"
+            ),
+            hint: "add the index's entry: `machine HOST login USER password PASSWORD`".into(),
+        }];
+    }
+    let without: Vec<String> = netrc
+        .entries()
+        .iter()
+        .filter(|e| {
+            e.password
+                .as_ref()
+                .is_none_or(|p| p.expose_secret().is_empty())
+        })
+        .map(|e| format!("`{}`", e.machine.as_deref().unwrap_or("default")))
+        .collect();
+    if without.is_empty() {
+        return Vec::new();
+    }
+    vec![IndexWarning {
+        message: format!(
+            "the netrc from `{source}` has no password for {}: pip will send no credentials there",
+            without.join(", ")
+        ),
+        hint: "add `password PASSWORD` to the entry: `machine HOST login USER password PASSWORD`"
+            .into(),
+    }]
 }
 
 impl std::fmt::Debug for IndexCredentials {
@@ -70,13 +116,13 @@ pub fn index_host(url: &str) -> Result<String, CliError> {
     if !matches!(scheme, "http" | "https") {
         return Err(invalid());
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
+    if crate::leak::userinfo::has_userinfo(url) {
         return Err(CliError::user(
-            "an --index-url holds a login and password: they would show in logs and build history",
+            "an --index-url holds credentials (`user:password@` or `token@`): they would show in logs and build history",
         )
         .with_hint("put them in a netrc (`--netrc`, `SHIPIMG_NETRC`) or `SHIPIMG_INDEX_USERNAME`/`SHIPIMG_INDEX_PASSWORD`"));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
         None => authority.split(':').next().unwrap_or_default().to_owned(),
@@ -161,6 +207,7 @@ pub fn resolve_index_credentials(
         }
     };
     register_netrc(&netrc);
+    let warnings = netrc_warnings(&netrc, &source);
 
     let machines_before = netrc.entries().len();
     let narrowed = !hosts.is_empty();
@@ -176,6 +223,7 @@ pub fn resolve_index_credentials(
         google_hosts: Vec::new(),
         machines_before,
         narrowed,
+        warnings,
     }))
 }
 
@@ -261,6 +309,7 @@ pub async fn add_google_tokens(
         google_hosts: uncovered,
         machines_before: credentials.as_ref().map_or(0, |c| c.machines_before),
         narrowed: !index_urls.is_empty(),
+        warnings: credentials.map(|c| c.warnings).unwrap_or_default(),
     }))
 }
 
@@ -453,6 +502,57 @@ mod tests {
             resolve(&none, &[], Some(dir.path().join("nowhere")))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn empty_and_password_less_netrcs_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netrc");
+        let flag = IndexOptions {
+            netrc_flag: Some(path.clone()),
+            index_urls: Vec::new(),
+        };
+        for (text, expected) in [
+            ("", Some("has no entries")),
+            ("# only a comment\n", Some("has no entries")),
+            (
+                "machine a.host login me\nmachine b.host login me password p1\ndefault login x\n",
+                Some("has no password for `a.host`, `default`: pip will send no credentials there"),
+            ),
+            ("machine a.host login me password \"\"\n", Some("`a.host`")),
+            ("machine a.host login me password p1\n", None),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let c = resolve(&flag, &[], None).unwrap().unwrap();
+            match expected {
+                Some(needle) => {
+                    let [warning] = &c.warnings[..] else {
+                        panic!("{text:?}: {:?}", c.warnings)
+                    };
+                    assert!(warning.message.contains(needle), "{text:?}: {warning:?}");
+                    assert!(
+                        warning
+                            .message
+                            .contains(&format!("`--netrc {}`", path.display())),
+                        "names the file: {warning:?}"
+                    );
+                    assert!(warning.hint.contains("machine HOST login USER password"));
+                }
+                None => assert_eq!(c.warnings, [], "{text:?}"),
+            }
+        }
+        let vars = [
+            ("SHIPIMG_INDEX_USERNAME", "u"),
+            ("SHIPIMG_INDEX_PASSWORD", "p"),
+        ];
+        let options = IndexOptions {
+            netrc_flag: None,
+            index_urls: vec!["https://idx.host/simple/".into()],
+        };
+        assert_eq!(
+            resolve(&options, &vars, None).unwrap().unwrap().warnings,
+            []
         );
     }
 

@@ -1,8 +1,10 @@
 //! `--secret` values in buildx's syntax: `id=ID[,src=PATH|,env=VAR][,type=file|env]`.
 //!
-//! As buildx: `source` is a synonym of `src`; a file secret's id defaults to the file's base
+//! As buildx (`util/buildflags/secrets.go`): `source` is a synonym of `src`; with `type=env`
+//! and no `env=`, `src` names the variable; a file secret's id defaults to the file's base
 //! name, an env secret's variable to its id; with no type and no source, a variable named like
-//! the id wins if it is set, else a file of that name.
+//! the id wins if it is set, else a file of that name. Empty values are errors here, where
+//! buildx would fail later, reading a file or variable with no name.
 
 use std::path::PathBuf;
 
@@ -53,8 +55,10 @@ pub fn parse_secret_spec(
             }
         }
     }
-    if id.as_deref() == Some("") {
-        return Err("`id` is empty".into());
+    for (name, value) in [("id", &id), ("src", &src), ("env", &env)] {
+        if value.as_deref() == Some("") {
+            return Err(format!("`{name}` is empty"));
+        }
     }
     let kind = match kind.as_deref() {
         Some("file") => "file",
@@ -72,7 +76,9 @@ pub fn parse_secret_spec(
         if env.is_some() {
             return Err("`env` does not go with `type=file`".into());
         }
-        let path = src.or_else(|| id.clone()).expect("one of them is set");
+        let path = src
+            .or_else(|| id.clone())
+            .ok_or("`type=file` needs `src=PATH` or `id=ID`")?;
         let id = match id {
             Some(id) => id,
             None => PathBuf::from(&path)
@@ -85,10 +91,13 @@ pub fn parse_secret_spec(
             source: SecretSource::File(PathBuf::from(path)),
         })
     } else {
-        if src.is_some() {
-            return Err("`src` does not go with `type=env`".into());
+        if env.is_some() && src.is_some() {
+            return Err("give the variable once: `env=` or `src=`, not both".into());
         }
-        let var = env.or_else(|| id.clone()).ok_or("give `id=` or `env=`")?;
+        let var = env
+            .or(src)
+            .or_else(|| id.clone())
+            .ok_or("`type=env` needs `env=VARIABLE` or `id=ID`")?;
         Ok(SecretSpec {
             id: id.unwrap_or_else(|| var.clone()),
             source: SecretSource::Env(var),
@@ -166,6 +175,15 @@ mod tests {
             env("MY_TOKEN", "MY_TOKEN")
         );
         assert_eq!(parse("type=file,id=tok").unwrap(), file("tok", "tok"));
+        // buildx reads `src` as the variable's name under `type=env`.
+        assert_eq!(
+            parse("type=env,id=tok,src=MY_TOKEN").unwrap(),
+            env("tok", "MY_TOKEN")
+        );
+        assert_eq!(
+            parse("type=env,source=MY_TOKEN").unwrap(),
+            env("MY_TOKEN", "MY_TOKEN")
+        );
         assert_eq!(
             parse("id=\"a,b\",src=\"/x,y\"").unwrap(),
             file("a,b", "/x,y")
@@ -187,11 +205,29 @@ mod tests {
             ("id=x,path=/y", "unknown field `path`"),
             ("type=ssh,id=x", "unknown type `ssh`"),
             ("type=file,id=x,env=Y", "does not go"),
-            ("type=env,id=x,src=/y", "does not go"),
+            ("type=env,id=x,env=Y,src=Z", "not both"),
             ("id=\"x", "unterminated"),
+            // `type=file` alone used to panic.
+            ("type=file", "needs `src=PATH` or `id=ID`"),
+            ("type=env", "needs `env=VARIABLE` or `id=ID`"),
+            ("type=file,src=", "`src` is empty"),
+            ("id=x,env=", "`env` is empty"),
+            ("src=/", "cannot take an id"),
         ] {
             let err = parse(value).unwrap_err();
             assert!(err.contains(needle), "{value:?}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_value_panics(value in "((type|id|src|source|env|x)?=?(file|env|[a-z/\",]{0,6})?,?){0,5}") {
+            let _ = parse(&value);
+        }
+
+        #[test]
+        fn no_text_panics(value in "\\PC{0,40}") {
+            let _ = parse(&value);
         }
     }
 }

@@ -1,37 +1,25 @@
 //! What looks like a secret in a Dockerfile's text: variable names (`GITHUB_TOKEN`,
-//! `PIP_INDEX_PASSWORD`) and URLs with a password in them (`https://user:pass@host`).
+//! `PIP_INDEX_PASSWORD`) and URLs with credentials in them (`https://user:S3cr3t@host`,
+//! `https://TOKEN@host`: [`crate::leak::userinfo`] decides).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
+use crate::leak::userinfo;
 
 pub(crate) use crate::leak::names::{is_secret_name, looks_like_path};
 
-static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)@([^/\s:@'\x22]*)").unwrap()
-});
-
-/// A password that is only a shell expansion (`$TOKEN`, `${TOKEN}`), which a `RUN` fills in at
-/// run time, perhaps from a secret mount.
-static SHELL_VARIABLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)$").unwrap());
-
-/// The URLs in `text` that carry a password, each as `scheme://user:****@host` (the password
-/// never leaves this function). With `allow_variables`, a password that is only a `$VAR` is not
-/// counted: the shell of a `RUN` expands it at run time.
-pub(crate) fn url_credentials(text: &str, allow_variables: bool) -> Vec<String> {
-    URL_CREDENTIALS
-        .captures_iter(text)
-        .filter(|c| !(allow_variables && SHELL_VARIABLE.is_match(&c[2])))
-        .map(|c| format!("{}****@{}", &c[1], &c[3]))
-        .collect()
-}
-
-/// `text` with the password of every URL that has one replaced by `****`.
-pub(crate) fn mask_url_credentials(text: &str) -> String {
-    URL_CREDENTIALS
-        .replace_all(text, "${1}****@${3}")
-        .into_owned()
+/// The URLs in `text` that carry a credential, each as `scheme://user:****@host` (the secret
+/// never leaves this function), by [`userinfo`]'s rules. With `expanded_by_shell`, a secret
+/// that is only a `$VAR` is not counted: the shell of a `RUN` expands it at run time, while
+/// `ENV`, `ARG` and `LABEL` bake the substituted value into the image.
+pub(crate) fn url_credentials(text: &str, expanded_by_shell: bool) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let masked = |found: userinfo::UrlCredential| found.masked_url(bytes);
+    if expanded_by_shell {
+        userinfo::find(bytes).map(masked).collect()
+    } else {
+        userinfo::find_counting_variables(bytes)
+            .map(masked)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -114,10 +102,6 @@ mod tests {
             url_credentials(text, false),
             ["https://user:****@pypi.example"]
         );
-        assert_eq!(
-            mask_url_credentials(text),
-            "pip install --index-url https://user:****@pypi.example/simple x"
-        );
         assert!(url_credentials("https://pypi.example/simple", false).is_empty());
         assert!(url_credentials("git@github.com:org/repo.git", false).is_empty());
         assert!(url_credentials("ssh://git@github.com/org/repo", false).is_empty());
@@ -129,5 +113,12 @@ mod tests {
         assert!(url_credentials("https://u:${TOKEN}@h/x", true).is_empty());
         assert!(url_credentials("https://u:$TOKEN@h/x", true).is_empty());
         assert_eq!(url_credentials("https://u:p$TOKEN@h/x", true).len(), 1);
+        // A bare token as the login, as Gemfury's index URLs carry it.
+        assert_eq!(
+            url_credentials("https://1a2B3c4D5e6F7g8H9i0J@pypi.fury.io/acme/", true),
+            ["https://****@pypi.fury.io"]
+        );
+        // Documented placeholders are not credentials.
+        assert!(url_credentials("https://user:password@host.com/", false).is_empty());
     }
 }

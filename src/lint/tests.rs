@@ -303,6 +303,46 @@ fn url_without_password_or_with_a_run_time_variable_is_clean() {
     assert_eq!(run(text).findings, []);
 }
 
+/// SL005 used to match only `user:pass@`, so a Gemfury-style index URL with its token as the
+/// login passed the lint and was baked into the image history.
+#[test]
+fn a_bare_token_as_url_login_is_a_url_credential() {
+    let text = "FROM x\n\
+                RUN pip install --extra-index-url https://1a2B3c4D5e6F7g8H9i0J@pypi.fury.io/acme/ x\n\
+                RUN pip install --extra-index-url https://${FURY_TOKEN}@pypi.fury.io/acme/ x\n\
+                RUN git clone ssh://git@github.com/org/repo\n\
+                RUN echo http://username:password@host.com/\n";
+    let report = run(text);
+    assert_eq!(summary(&report), [("SL005", Error, 2)]);
+    assert_eq!(
+        report.findings[0].text,
+        "RUN pip install --extra-index-url https://****@pypi.fury.io/acme/ x"
+    );
+    assert!(
+        report.findings[0]
+            .message
+            .contains("(`https://****@pypi.fury.io`)"),
+        "{}",
+        report.findings[0].message
+    );
+
+    let mut build_args = BTreeMap::new();
+    build_args.insert(
+        "PIP_EXTRA_INDEX_URL".to_owned(),
+        "https://1a2B3c4D5e6F7g8H9i0J@pypi.fury.io/acme/".to_owned(),
+    );
+    let options = LintOptions {
+        build_args: &build_args,
+        ..LintOptions::default()
+    };
+    let report = run_with("FROM x\n", &options);
+    assert_eq!(summary(&report), [("SL005", Error, 0)]);
+    assert_eq!(
+        report.findings[0].text,
+        "--build-arg PIP_EXTRA_INDEX_URL=https://****@pypi.fury.io/acme/"
+    );
+}
+
 #[test]
 fn build_arg_holding_a_secret_is_refused_without_naming_it() {
     let mut build_args = BTreeMap::new();
@@ -443,7 +483,7 @@ fn allow_comments_silence_the_instruction_below() {
                 COPY .netrc /root/.netrc\n\
                 # shipimg:allow secret-arg, url-credentials public read token\n\
                 # a second comment line in the same block\n\
-                ARG GH_TOKEN=https://u:p@h\n\
+                ARG GH_TOKEN=https://u:Kq72mZ@h\n\
                 # shipimg:allow SL003\n\
                 \n\
                 ENV API_KEY=x\n\
@@ -499,7 +539,7 @@ fn held_secrets_never_reach_a_finding() {
     // The Dockerfile itself quotes a value shipimg holds, in places no rule masks.
     let text = "FROM x AS s3cr3t-held-value\n\
                 COPY .netrc /home/s3cr3t-held-value/.netrc\n\
-                RUN echo s3cr3t-held-value https://u:p@h/\n\
+                RUN echo s3cr3t-held-value https://u:Kq72mZ@h/\n\
                 USER s3cr3t-held-value\n\
                 RUN --mount=type=secret,id=netrc,target=/root/.netrc true\n\
                 ENV TOKEN=s3cr3t-held-value\n\
@@ -566,7 +606,7 @@ fn dockerfile_line() -> impl Strategy<Value = String> {
         Just("RUN --mount=type=secret,id=netrc pip install . \\".to_owned()),
         Just("RUN <<EOF".to_owned()),
         Just("EOF".to_owned()),
-        Just("ENV TOKEN=https://u:p@h".to_owned()),
+        Just("ENV TOKEN=https://u:Kq72mZ@h".to_owned()),
         Just("ARG API_KEY=\"x".to_owned()),
         Just("# shipimg:allow SL001".to_owned()),
         Just("# escape=`".to_owned()),

@@ -497,7 +497,7 @@ fn oci_labels_come_from_git_and_pyproject() {
         "remote",
         "add",
         "origin",
-        "https://ci:ghs_canaryToken123@github.com/acme/svc.git",
+        "https://ci:ghs_canaryToken123@github.com/acme/svc.git?private_token=canaryQuery456#x",
     ]);
     let head = git(&["rev-parse", "HEAD"]).trim().to_owned();
     let tag = unique_image("labels");
@@ -533,6 +533,7 @@ fn oci_labels_come_from_git_and_pyproject() {
     );
     assert_eq!(labels["kind"], "test");
     assert!(!out.stdout.contains("canaryToken"));
+    assert!(!out.stdout.contains("canaryQuery"));
 }
 
 /// The recipe users copy today (shared/notes/seed-article.md): a netrc COPYd into the build
@@ -624,4 +625,72 @@ fn lint_only_reports_and_builds_nothing() {
         "{out}"
     );
     assert!(!out.stderr.contains("held-secret-value-42"), "{out}");
+}
+
+/// `--secret type=file` (no `src=`, no `id=`) used to panic in the parser; it is a user error:
+/// one line naming the flag and a hint, exit 1.
+#[test]
+fn secret_type_file_alone_is_one_error_line_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo guard-bugs-1\n", busybox()),
+    );
+    for value in ["type=file", "type=env", "type=file,src="] {
+        let out = Outcome::of(
+            shipimg_build(dir.path())
+                .current_dir(dir.path())
+                .args(["--secret", value]),
+        )
+        .code(1);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(
+            lines[0].starts_with(&format!("error: invalid --secret `{value}`: ")),
+            "{out}"
+        );
+        assert!(lines[1].starts_with("  hint: "), "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+    }
+}
+
+/// An empty netrc, or one whose entries have no password, parses fine and used to be served
+/// without a word; pip then failed with "No matching distribution found". Now one warning line
+/// names the file, with a hint, even under `-q`, and the build goes on.
+#[test]
+fn an_empty_or_password_less_netrc_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN --mount=type=secret,id=netrc,target=/root/.netrc echo guard-bugs-5\n",
+            busybox()
+        ),
+    );
+    let tag = unique_image("netrc-warning");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let _lock = build_lock();
+    for (text, needle) in [
+        (
+            "machine idx.example login me\n",
+            "has no password for `idx.example`",
+        ),
+        ("", "has no entries"),
+    ] {
+        write(dir.path(), "netrc", text);
+        let out = Outcome::of(
+            shipimg_build(dir.path())
+                .current_dir(dir.path())
+                .args(["-q", "-t", &tag, "--netrc", "netrc"]),
+        )
+        .success();
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("warning: the netrc from `--netrc netrc` "))
+            .unwrap_or_else(|| panic!("no warning naming the file\n{out}"));
+        assert!(lines[at].contains(needle), "{out}");
+        assert!(lines[at + 1].starts_with("  hint: add "), "{out}");
+    }
 }

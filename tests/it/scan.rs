@@ -6,7 +6,7 @@ use shipimg::engine::Engine;
 use shipimg::engine::endpoint::{Endpoint, EndpointEnv, Source, parse_host};
 use shipimg::scan::{Finding, FindingKind, ScanError, ScanReport, ScanSecret, scan_image};
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, busybox, unique_image};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, busybox, shipimg, unique_image};
 
 const NETRC_PASSWORD: &str = "netrc-Passw0rd-for-scan";
 const TOKEN: &str = "tok-Value-4-scan-tests";
@@ -227,4 +227,41 @@ fn a_clean_two_stage_image_has_no_findings() {
 fn scanning_an_image_that_does_not_exist_says_so() {
     let err = scan("shipimg-test/no-such-image:never", &[]).unwrap_err();
     assert!(matches!(err, ScanError::NoSuchImage { .. }), "{err:?}");
+}
+
+/// `-q scan` used to silence the findings and then say they were "listed above", and told the
+/// user "nothing was pushed" though `scan` never pushes. The findings are part of the error:
+/// they reach stderr whatever `-q` says.
+#[test]
+fn quiet_scan_still_lists_its_findings_and_does_not_talk_of_a_push() {
+    let netrc = netrc_text();
+    let (tag, _guard) = build(
+        "quiet",
+        "FROM {base}\nRUN echo guard-bugs-4-{nonce} > /n\nCOPY .netrc /root/.netrc\n",
+        &[(".netrc", &netrc)],
+        &[],
+    );
+    let home = tempfile::tempdir().unwrap();
+    for quiet in [true, false] {
+        let mut cmd = shipimg(home.path());
+        cmd.env("DOCKER_HOST", Sandbox::get().docker_host());
+        if quiet {
+            cmd.arg("-q");
+        }
+        let out = Outcome::of(cmd.args(["scan", &tag])).code(3);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        let error = lines
+            .iter()
+            .position(|l| l.starts_with("error: secret found in image"))
+            .unwrap_or_else(|| panic!("no error line\n{out}"));
+        assert!(
+            lines[..error].iter().any(|l| l.contains("root/.netrc")),
+            "the finding is listed above the error (quiet: {quiet})\n{out}"
+        );
+        let hint = lines.get(error + 1).copied().unwrap_or_default();
+        assert!(hint.starts_with("  hint: "), "{out}");
+        assert!(!hint.contains("pushed"), "{out}");
+        assert!(!out.stderr.contains(NETRC_PASSWORD), "{out}");
+        assert!(out.stdout.is_empty(), "{out}");
+    }
 }
