@@ -387,44 +387,52 @@ pub fn looks_random(token: &[u8]) -> bool {
 // --- netrc --------------------------------------------------------------------------------
 
 /// netrc entries with a real password: `Some(true)` when the whole text is netrc-shaped.
+///
+/// An entry is `machine HOST` or `default`, then its `login`, `password`, `account` and `port`
+/// pairs; it counts with a login and a real password (not a placeholder, not anonymous FTP's
+/// `anonymous` with an address for a password). Prose that happens to say "the default
+/// password is" is not an entry: it has no `login`.
 fn netrc(text: &[u8], complete: bool) -> Option<bool> {
+    if !has(text, b"machine") && !has(text, b"default") {
+        return None;
+    }
     // Quotes and `;` split too: a netrc echoed by a script (`echo 'machine h ...' > ~/.netrc`).
-    let tokens: Vec<&[u8]> = text
-        .split(|&b| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b';'))
-        .filter(|t| !t.is_empty())
-        .collect();
+    let split = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b';');
+    let tokens: Vec<&[u8]> = text.split(split).filter(|t| !t.is_empty()).collect();
     let mut real = false;
-    let mut in_entry = false;
     let mut netrc_tokens = 0usize;
     let mut i = 0;
     while i < tokens.len() {
-        match tokens[i] {
-            b"machine" if i + 1 < tokens.len() => {
-                in_entry = true;
-                netrc_tokens += 2;
-                i += 2;
-            }
-            b"default" => {
-                in_entry = true;
-                netrc_tokens += 1;
-                i += 1;
-            }
-            b"login" | b"account" | b"port" if in_entry && i + 1 < tokens.len() => {
-                netrc_tokens += 2;
-                i += 2;
-            }
-            b"password" if in_entry && i + 1 < tokens.len() => {
-                netrc_tokens += 2;
-                if !is_placeholder(tokens[i + 1]) && !has_template(tokens[i + 1]) {
-                    real = true;
-                }
-                i += 2;
-            }
+        let start = match tokens[i] {
+            b"machine" if i + 1 < tokens.len() => i + 2,
+            b"default" => i + 1,
             _ => {
-                in_entry = false;
                 i += 1;
+                continue;
             }
+        };
+        let (mut login, mut password) = (None, None);
+        let mut j = start;
+        while j + 1 < tokens.len() {
+            match tokens[j] {
+                b"login" => login = Some(tokens[j + 1]),
+                b"password" => password = Some(tokens[j + 1]),
+                b"account" | b"port" => {}
+                _ => break,
+            }
+            j += 2;
         }
+        if j > start {
+            netrc_tokens += j - i;
+        }
+        if let (Some(login), Some(password)) = (login, password)
+            && login != b"anonymous"
+            && !is_placeholder(password)
+            && !has_template(password)
+        {
+            real = true;
+        }
+        i = j.max(i + 1);
     }
     if !real {
         return None;
@@ -433,11 +441,7 @@ fn netrc(text: &[u8], complete: bool) -> Option<bool> {
     let comment_tokens = text
         .split(|&b| b == b'\n')
         .filter(|l| l.trim_ascii_start().starts_with(b"#"))
-        .map(|l| {
-            l.split(|&b| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b';'))
-                .filter(|t| !t.is_empty())
-                .count()
-        })
+        .map(|l| l.split(split).filter(|t| !t.is_empty()).count())
         .sum::<usize>();
     Some(complete && netrc_tokens + comment_tokens >= tokens.len())
 }
@@ -452,11 +456,18 @@ fn has_template(value: &[u8]) -> bool {
     })
 }
 
-/// A `.pypirc`: an ini file with a `[pypi]`-style section and a real `password =`.
+/// A `.pypirc`: an ini file (nothing but sections, `key = value` lines and comments) with a
+/// `[pypi]`-style section and a real `password =`. Code and docs that show one are not.
 fn pypirc(text: &[u8]) -> bool {
     static PASSWORD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?m)^\s*password\s*[=:]\s*(\S+)\s*$").unwrap());
+    static INI_LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:\[[^\]]+\]|[A-Za-z0-9_.-]+\s*[=:].*|[#;].*|\s+\S.*)?$").unwrap()
+    });
     (has(text, b"[distutils]") || has(text, b"[pypi]") || has(text, b"[testpypi]"))
+        && text
+            .split(|&b| b == b'\n')
+            .all(|l| INI_LINE.is_match(l.trim_ascii_end()))
         && PASSWORD
             .captures_iter(text)
             .any(|c| !is_placeholder(&c[1]) && !has_template(&c[1]))

@@ -368,6 +368,9 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "auth",
     "mysecret",
     "tiger",
+    "guest",
+    "masterkey",
+    "passphrase",
     "xoauthbasic",
 ];
 
@@ -384,6 +387,8 @@ const PLACEHOLDER_PARTS: &[&str] = &[
     "yourkey",
     "yourpass",
     "yourapi",
+    "secret",
+    "passphrase",
 ];
 
 fn password_verdict(password: &str, user: &str) -> Verdict {
@@ -427,6 +432,12 @@ fn is_placeholder(value: &str) -> bool {
         .find_map(|p| value.strip_prefix(p))
         .unwrap_or(value);
     if chars.all(|c| c == first) || unprefixed.chars().all(|c| "xX*._-#?".contains(c)) {
+        return true;
+    }
+    // A template's field name: `SAS_POLICY_NAME:SAS_KEY`, `USER:PASSWORD`.
+    static FIELD_NAME: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^(?:[A-Z]+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$").unwrap());
+    if FIELD_NAME.is_match(value) {
         return true;
     }
     let folded: String = value
@@ -484,7 +495,7 @@ fn token_verdict(user: &str) -> Verdict {
         has(char::is_ascii_digit),
     );
     let mixed = (digit && (lower || upper)) || (lower && upper && user.len() >= 20);
-    if mixed && entropy(user) >= 3.0 && !is_word_like(user) {
+    if mixed && entropy(user) >= 3.0 && !is_word_like(user) && !is_camel_words(user) {
         Verdict::Secret
     } else {
         Verdict::Placeholder
@@ -524,6 +535,28 @@ fn is_word_like(value: &str) -> bool {
             let vowels = part.bytes().filter(|b| b"aeiouyAEIOUY".contains(b)).count();
             is_number || (letters && tail_lower && part.len() <= 12 && vowels * 4 >= part.len())
         })
+}
+
+/// Words run together in CamelCase, no digits: `DefaultAzureCredential`, a class name that
+/// celery and kombu document as `azureblockblob://DefaultAzureCredential@ACCOUNT`.
+fn is_camel_words(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_alphabetic) || !bytes[0].is_ascii_uppercase() {
+        return false;
+    }
+    let mut words = Vec::new();
+    let mut start = 0;
+    for i in 1..=bytes.len() {
+        if i == bytes.len() || bytes[i].is_ascii_uppercase() {
+            words.push(&value[start..i]);
+            start = i;
+        }
+    }
+    words.iter().all(|w| {
+        w.len() >= 3
+            && w[1..].bytes().all(|b| b.is_ascii_lowercase())
+            && w.bytes().any(|b| b"aeiouyAEIOUY".contains(&b))
+    })
 }
 
 /// Whether a variable's name says it holds a secret (`${GITLAB_TOKEN}`, `$API_KEY`): a login
