@@ -34,6 +34,7 @@ use base64::engine::general_purpose::STANDARD;
 use regex::bytes::Regex;
 
 use super::names::is_secret_name;
+use super::placeholder;
 
 /// A kind of credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -258,94 +259,14 @@ fn has(text: &[u8], needle: &[u8]) -> bool {
 
 // --- placeholders -------------------------------------------------------------------------
 
-/// Whether a value is a placeholder rather than a credential: the words documentation uses
-/// (`password`, `secret`, `changeme`, `example`...), runs of one character (`xxxx`, `****`),
-/// template and shell variables (`${TOKEN}`, `$TOKEN`, `%(pw)s`, `{password}`, `<token>`,
-/// `[password]`), and values too short to protect anything.
-pub fn is_placeholder(value: &[u8]) -> bool {
-    let value = value.trim_ascii();
-    let value = trim_quotes(value);
-    if value.len() < 4 {
-        return true;
-    }
-    let first = value[0];
-    let last = value[value.len() - 1];
-    if matches!(
-        (first, last),
-        (b'<', b'>') | (b'[', b']') | (b'{', b'}') | (b'(', b')')
-    ) || first == b'$'
-        || value.starts_with(b"%(")
-        || value.starts_with(b"{{")
-    {
-        return true;
-    }
-    if value.iter().all(|&b| b == first)
-        || value
-            .iter()
-            .all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.' | b'#' | b'-' | b'_'))
-    {
-        return true;
-    }
-    let lower = value.to_ascii_lowercase();
-    const WORDS: &[&[u8]] = &[
-        b"password",
-        b"passwd",
-        b"pass",
-        b"secret",
-        b"changeme",
-        b"change-me",
-        b"change_me",
-        b"example",
-        b"placeholder",
-        b"redacted",
-        b"dummy",
-        b"token",
-        b"your",
-        b"mypassword",
-        b"hunter2",
-        b"foobar",
-        b"pa$$word",
-        b"p@ssw0rd",
-        b"p@ssword",
-        b"letmein",
-        b"qwerty",
-        b"12345",
-        b"abc123",
-        b"none",
-        b"null",
-        b"todo",
-        b"fixme",
-        b"replace",
-        b"insert",
-        b"fake",
-        b"test",
-        b"sample",
-        b"xxx",
-    ];
-    // Whole-value words, and the tell-tale ones anywhere (`my-example-token`, `YOUR_TOKEN`).
-    if WORDS.iter().any(|w| lower == *w) {
-        return true;
-    }
-    const ANYWHERE: &[&[u8]] = &[
-        b"example",
-        b"placeholder",
-        b"changeme",
-        b"change_me",
-        b"change-me",
-        b"redacted",
-        b"your_",
-        b"your-",
-        b"yourpass",
-        b"yourtoken",
-        b"dummy",
-        b"xxxx",
-        b"****",
-        b"...",
-        b"fake",
-        b"replace",
-        b"insert",
-    ];
-    ANYWHERE.iter().any(|w| has(&lower, w))
+/// [`placeholder::is_placeholder`] on bytes.
+fn is_placeholder(value: &[u8]) -> bool {
+    placeholder::is_placeholder(&String::from_utf8_lossy(trim_quotes(value.trim_ascii())))
+}
+
+/// [`placeholder::looks_random`] on bytes.
+fn looks_random(token: &[u8]) -> bool {
+    placeholder::looks_random(&String::from_utf8_lossy(token))
 }
 
 fn trim_quotes(value: &[u8]) -> &[u8] {
@@ -357,31 +278,6 @@ fn trim_quotes(value: &[u8]) -> &[u8] {
         value = rest;
     }
     value
-}
-
-/// Whether a token looks random rather than like a word: long enough, several character
-/// classes, many distinct characters.
-pub fn looks_random(token: &[u8]) -> bool {
-    if token.len() < 16 {
-        return false;
-    }
-    let classes = [
-        token.iter().any(u8::is_ascii_lowercase),
-        token.iter().any(u8::is_ascii_uppercase),
-        token.iter().any(u8::is_ascii_digit),
-    ]
-    .iter()
-    .filter(|&&c| c)
-    .count();
-    let mut seen = [false; 256];
-    let mut distinct = 0;
-    for &b in token {
-        if !seen[usize::from(b)] {
-            seen[usize::from(b)] = true;
-            distinct += 1;
-        }
-    }
-    classes >= 2 && distinct * 3 >= token.len().min(48)
 }
 
 // --- netrc --------------------------------------------------------------------------------

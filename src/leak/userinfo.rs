@@ -32,6 +32,8 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+
+use super::placeholder::{TOKEN_PREFIXES, is_placeholder, is_variable, looks_random};
 use std::sync::LazyLock;
 
 use regex::bytes::Regex;
@@ -321,76 +323,6 @@ fn decode(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Exact passwords (lower case, letters and digits only) that documentation uses.
-const PLACEHOLDER_WORDS: &[&str] = &[
-    "pass",
-    "passwd",
-    "pwd",
-    "pw",
-    "secret",
-    "secrets",
-    "changeme",
-    "changeit",
-    "token",
-    "apitoken",
-    "key",
-    "apikey",
-    "foo",
-    "bar",
-    "baz",
-    "foobar",
-    "test",
-    "testing",
-    "dummy",
-    "fake",
-    "sample",
-    "none",
-    "null",
-    "nil",
-    "empty",
-    "redacted",
-    "hidden",
-    "masked",
-    "value",
-    "user",
-    "username",
-    "login",
-    "name",
-    "abc",
-    "abc123",
-    "123",
-    "1234",
-    "12345",
-    "123456",
-    "mytoken",
-    "pat",
-    "credentials",
-    "auth",
-    "mysecret",
-    "tiger",
-    "guest",
-    "masterkey",
-    "passphrase",
-    "xoauthbasic",
-];
-
-/// Parts that make any password a placeholder (`my_password`, `example-token`).
-const PLACEHOLDER_PARTS: &[&str] = &[
-    "password",
-    "passwd",
-    "example",
-    "placeholder",
-    "changeme",
-    "redacted",
-    "yourtoken",
-    "yoursecret",
-    "yourkey",
-    "yourpass",
-    "yourapi",
-    "secret",
-    "passphrase",
-];
-
 fn password_verdict(password: &str, user: &str) -> Verdict {
     if is_variable(password) {
         return Verdict::Variable;
@@ -400,72 +332,6 @@ fn password_verdict(password: &str, user: &str) -> Verdict {
     }
     Verdict::Secret
 }
-
-/// A value that is a reference to something filled in later: a shell or Dockerfile variable,
-/// a command substitution, a template field.
-fn is_variable(value: &str) -> bool {
-    static VARIABLE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(
-            r"^(?:\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%\([^)]*\)[sdr]?|\{\{[^}]*\}\}|\{[^}]*\}|%[A-Za-z_][A-Za-z0-9_]*%)$",
-        )
-        .unwrap()
-    });
-    VARIABLE.is_match(value)
-}
-
-/// Placeholders other than variables; see the module docs.
-fn is_placeholder(value: &str) -> bool {
-    let enclosed = |open: char, close: char| {
-        value.len() >= 2 && value.starts_with(open) && value.ends_with(close)
-    };
-    if value.is_empty() || enclosed('<', '>') || enclosed('[', ']') {
-        return true;
-    }
-    if value.contains("...") || value.contains('…') {
-        return true;
-    }
-    let mut chars = value.chars();
-    let first = chars.next().unwrap_or_default();
-    // `glpat-xxxxxxxxxxxxxxxxxxxx`, as GitLab's docs write a token.
-    let unprefixed = TOKEN_PREFIXES
-        .iter()
-        .find_map(|p| value.strip_prefix(p))
-        .unwrap_or(value);
-    if chars.all(|c| c == first) || unprefixed.chars().all(|c| "xX*._-#?".contains(c)) {
-        return true;
-    }
-    // A template's field name: `SAS_POLICY_NAME:SAS_KEY`, `USER:PASSWORD`.
-    static FIELD_NAME: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"^(?:[A-Z]+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$").unwrap());
-    if FIELD_NAME.is_match(value) {
-        return true;
-    }
-    let folded: String = value
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    PLACEHOLDER_WORDS.contains(&folded.as_str())
-        || PLACEHOLDER_PARTS.iter().any(|part| folded.contains(part))
-}
-
-/// Prefixes of token formats that are never a login.
-const TOKEN_PREFIXES: &[&str] = &[
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "gldt-",
-    "glptt-",
-    "pypi-",
-    "npm_",
-    "xoxb-",
-    "xoxp-",
-    "ya29.",
-];
 
 /// Whether a login (with no real password) is a token.
 fn token_verdict(user: &str) -> Verdict {
@@ -485,78 +351,11 @@ fn token_verdict(user: &str) -> Verdict {
     {
         return Verdict::Secret;
     }
-    if user.len() < 16 {
-        return Verdict::Placeholder;
-    }
-    let has = |f: fn(&char) -> bool| user.chars().any(|c| f(&c));
-    let (lower, upper, digit) = (
-        has(char::is_ascii_lowercase),
-        has(char::is_ascii_uppercase),
-        has(char::is_ascii_digit),
-    );
-    let mixed = (digit && (lower || upper)) || (lower && upper && user.len() >= 20);
-    if mixed && entropy(user) >= 3.0 && !is_word_like(user) && !is_camel_words(user) {
+    if looks_random(user) {
         Verdict::Secret
     } else {
         Verdict::Placeholder
     }
-}
-
-/// Shannon entropy in bits per character.
-fn entropy(value: &str) -> f64 {
-    let mut counts = [0u32; 256];
-    for b in value.bytes() {
-        counts[usize::from(b)] += 1;
-    }
-    let len = value.len() as f64;
-    counts
-        .iter()
-        .filter(|&&n| n > 0)
-        .map(|&n| {
-            let p = f64::from(n) / len;
-            -p * p.log2()
-        })
-        .sum()
-}
-
-/// A few words and short numbers joined by `-`, `_` or `.`: `deploy-user-2024`, `John.Smith`,
-/// `ci_bot_account`. A word is letters, at most 12 of them, that look pronounceable (a vowel
-/// in every 4 letters or so), optionally capitalised.
-fn is_word_like(value: &str) -> bool {
-    let parts: Vec<&str> = value
-        .split(['-', '_', '.'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    parts.len() >= 2
-        && parts.iter().all(|part| {
-            let is_number = part.len() <= 4 && part.bytes().all(|b| b.is_ascii_digit());
-            let letters = part.bytes().all(|b| b.is_ascii_alphabetic());
-            let tail_lower = part.bytes().skip(1).all(|b| b.is_ascii_lowercase());
-            let vowels = part.bytes().filter(|b| b"aeiouyAEIOUY".contains(b)).count();
-            is_number || (letters && tail_lower && part.len() <= 12 && vowels * 4 >= part.len())
-        })
-}
-
-/// Words run together in CamelCase, no digits: `DefaultAzureCredential`, a class name that
-/// celery and kombu document as `azureblockblob://DefaultAzureCredential@ACCOUNT`.
-fn is_camel_words(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    if !bytes.iter().all(u8::is_ascii_alphabetic) || !bytes[0].is_ascii_uppercase() {
-        return false;
-    }
-    let mut words = Vec::new();
-    let mut start = 0;
-    for i in 1..=bytes.len() {
-        if i == bytes.len() || bytes[i].is_ascii_uppercase() {
-            words.push(&value[start..i]);
-            start = i;
-        }
-    }
-    words.iter().all(|w| {
-        w.len() >= 3
-            && w[1..].bytes().all(|b| b.is_ascii_lowercase())
-            && w.bytes().any(|b| b"aeiouyAEIOUY".contains(&b))
-    })
 }
 
 /// Whether a variable's name says it holds a secret (`${GITLAB_TOKEN}`, `$API_KEY`): a login
