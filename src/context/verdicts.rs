@@ -1,12 +1,12 @@
 //! The context guard's content verdicts, remembered per file so that a cached rebuild reads
 //! nothing it would not send: a file's verdict is reused while its device, inode, size, mtime
 //! and ctime are unchanged (a rewrite that keeps the mtime still moves the ctime). Kept in
-//! memory for the process and in `verdicts-v1` under [`crate::cache::dir`]; only paths and
+//! memory for the process and in `verdicts-v2` under [`crate::cache::dir`]; only paths and
 //! verdicts, never content.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -38,24 +38,31 @@ impl Verdict {
             .map_or(Verdict::Clean, |d| Verdict::Embedded(d.kind))
     }
 
-    fn encode(self) -> String {
-        let kinds = crate::leak::shapes::CredentialKind::ALL;
+    /// One byte: 0 clean, else the kind's index + 1, with the top bit for embedded.
+    fn encode(self) -> u8 {
+        let index = |k| {
+            crate::leak::shapes::CredentialKind::ALL
+                .iter()
+                .position(|x| *x == k)
+                .map_or(0, |i| i as u8 + 1)
+        };
         match self {
-            Verdict::Clean => "c".into(),
-            Verdict::LeftOut(k) => format!("w{}", kinds.iter().position(|x| *x == k).unwrap_or(0)),
-            Verdict::Embedded(k) => format!("e{}", kinds.iter().position(|x| *x == k).unwrap_or(0)),
+            Verdict::Clean => 0,
+            Verdict::LeftOut(k) => index(k),
+            Verdict::Embedded(k) => 0x80 | index(k),
         }
     }
 
-    fn decode(text: &str) -> Option<Self> {
-        let kinds = crate::leak::shapes::CredentialKind::ALL;
-        let kind = |i: &str| i.parse::<usize>().ok().and_then(|i| kinds.get(i).copied());
-        match text.split_at_checked(1)? {
-            ("c", "") => Some(Verdict::Clean),
-            ("w", i) => kind(i).map(Verdict::LeftOut),
-            ("e", i) => kind(i).map(Verdict::Embedded),
-            _ => None,
+    fn decode(byte: u8) -> Option<Self> {
+        if byte == 0 {
+            return Some(Verdict::Clean);
         }
+        let kind = *crate::leak::shapes::CredentialKind::ALL.get(usize::from(byte & 0x7f).checked_sub(1)?)?;
+        Some(if byte & 0x80 != 0 {
+            Verdict::Embedded(kind)
+        } else {
+            Verdict::LeftOut(kind)
+        })
     }
 }
 
@@ -64,27 +71,34 @@ struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
-    mtime: i128,
-    ctime: i128,
+    mtime: i64,
+    ctime: i64,
 }
 
 impl Stamp {
     fn of(meta: &std::fs::Metadata) -> Self {
+        let ns = |secs: i64, nsec: i64| secs.saturating_mul(1_000_000_000).saturating_add(nsec);
         Self {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
-            mtime: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime: ns(meta.ctime(), meta.ctime_nsec()),
         }
     }
 }
 
+/// One remembered verdict on disk: the path's hash, the stamp, the verdict.
+const RECORD: usize = 8 * 6 + 1;
+
+/// Entries are keyed by a 64-bit hash of the path, so memory stays small on contexts of tens of
+/// thousands of files; two paths that collide still need the same device and inode to share a
+/// verdict, which two different files never have.
 #[derive(Default)]
 struct Cache {
     loaded: bool,
     file: Option<PathBuf>,
-    entries: HashMap<PathBuf, (Stamp, Verdict)>,
+    entries: HashMap<u64, (Stamp, u8)>,
     dirty: bool,
 }
 
@@ -96,58 +110,39 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> T {
     if !cache.loaded {
         cache.loaded = true;
         let var = |name: &str| std::env::var(name).ok();
-        cache.file = crate::cache::dir(&var).map(|dir| dir.join("verdicts-v1"));
-        if let Some(text) = cache.file.as_ref().and_then(|f| std::fs::read(f).ok()) {
-            cache.entries = parse(&text);
+        cache.file = crate::cache::dir(&var).map(|dir| dir.join("verdicts-v2"));
+        if let Some(file) = cache.file.as_ref().and_then(|f| std::fs::File::open(f).ok()) {
+            cache.entries = read(std::io::BufReader::new(file));
         }
     }
     f(&mut cache)
 }
 
-fn parse(text: &[u8]) -> HashMap<PathBuf, (Stamp, Verdict)> {
+fn read(mut reader: impl std::io::Read) -> HashMap<u64, (Stamp, u8)> {
     let mut out = HashMap::new();
-    for line in text.split(|&b| b == b'\n') {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        let fields: Vec<&str> = line.split('\t').collect();
-        let [path, dev, ino, size, mtime, ctime, verdict] = fields[..] else {
-            continue;
-        };
-        let (Some(path), Ok(dev), Ok(ino), Ok(size), Ok(mtime), Ok(ctime), Some(verdict)) = (
-            unhex(path),
-            dev.parse(),
-            ino.parse(),
-            size.parse(),
-            mtime.parse(),
-            ctime.parse(),
-            Verdict::decode(verdict),
-        ) else {
-            continue;
-        };
+    let mut record = [0u8; RECORD];
+    while reader.read_exact(&mut record).is_ok() {
+        let word = |i: usize| u64::from_le_bytes(record[i * 8..i * 8 + 8].try_into().unwrap());
         let stamp = Stamp {
-            dev,
-            ino,
-            size,
-            mtime,
-            ctime,
+            dev: word(1),
+            ino: word(2),
+            size: word(3),
+            mtime: word(4) as i64,
+            ctime: word(5) as i64,
         };
-        out.insert(
-            PathBuf::from(std::ffi::OsString::from_vec(path)),
-            (stamp, verdict),
-        );
+        out.insert(word(0), (stamp, record[48]));
     }
     out
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
+/// FNV-1a: stable across runs and machines, unlike the std hasher.
+fn path_hash(path: &Path) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for &b in path.as_os_str().as_bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hash
 }
 
 /// The remembered verdict on `path`, if its metadata is unchanged since.
@@ -156,20 +151,17 @@ pub fn lookup(path: &Path, meta: &std::fs::Metadata) -> Option<Verdict> {
     with_cache(|cache| {
         cache
             .entries
-            .get(path)
+            .get(&path_hash(path))
             .filter(|(s, _)| *s == stamp)
-            .map(|(_, v)| *v)
+            .and_then(|(_, v)| Verdict::decode(*v))
     })
 }
 
 /// Remembers the verdict on `path` as it is now.
 pub fn remember(path: &Path, meta: &std::fs::Metadata, verdict: Verdict) {
-    let stamp = Stamp::of(meta);
+    let entry = (Stamp::of(meta), verdict.encode());
     with_cache(|cache| {
-        if cache.entries.get(path).map(|e| e.1) != Some(verdict)
-            || cache.entries.get(path).map(|e| e.0) != Some(stamp)
-        {
-            cache.entries.insert(path.to_path_buf(), (stamp, verdict));
+        if cache.entries.insert(path_hash(path), entry) != Some(entry) {
             cache.dirty = true;
         }
     });
@@ -186,47 +178,31 @@ pub fn save() {
             return;
         };
         if cache.entries.len() > MAX_ENTRIES {
-            let keep: Vec<PathBuf> = cache
-                .entries
-                .keys()
-                .take(MAX_ENTRIES / 2)
-                .cloned()
-                .collect();
-            cache.entries.retain(|k, _| keep.contains(k));
-        }
-        let mut text = Vec::new();
-        for (path, (s, verdict)) in &cache.entries {
-            let hex: String = path
-                .as_os_str()
-                .as_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let _ = writeln!(
-                text,
-                "{hex}\t{}\t{}\t{}\t{}\t{}\t{}",
-                s.dev,
-                s.ino,
-                s.size,
-                s.mtime,
-                s.ctime,
-                verdict.encode()
-            );
+            let drop: Vec<u64> = cache.entries.keys().skip(MAX_ENTRIES / 2).copied().collect();
+            for key in drop {
+                cache.entries.remove(&key);
+            }
         }
         let write = || -> std::io::Result<()> {
             if let Some(dir) = file.parent() {
                 std::fs::create_dir_all(dir)?;
             }
             let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, &text)?;
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            for (hash, (s, verdict)) in &cache.entries {
+                for word in [*hash, s.dev, s.ino, s.size, s.mtime as u64, s.ctime as u64] {
+                    out.write_all(&word.to_le_bytes())?;
+                }
+                out.write_all(&[*verdict])?;
+            }
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, &file)
         };
         match write() {
             Ok(()) => cache.dirty = false,
-            Err(err) => tracing::debug!(
-                "cannot save the guard's verdicts to {}: {err}",
-                file.display()
-            ),
+            Err(err) => {
+                tracing::debug!("cannot save the guard's verdicts to {}: {err}", file.display())
+            }
         }
     });
 }
@@ -247,7 +223,15 @@ mod tests {
         ] {
             assert_eq!(Verdict::decode(&v.encode()), Some(v));
         }
-        assert_eq!(Verdict::decode("x1"), None);
-        assert_eq!(Verdict::decode("w999"), None);
+        assert_eq!(Verdict::decode(0x7f), None);
+        let mut record = Vec::new();
+        for word in [7u64, 1, 2, 3, 4, 5] {
+            record.extend_from_slice(&word.to_le_bytes());
+        }
+        record.push(Verdict::LeftOut(CredentialKind::Netrc).encode());
+        let read = read(&record[..]);
+        assert_eq!(read.len(), 1);
+        assert_eq!(Verdict::decode(read[&7].1), Some(Verdict::LeftOut(CredentialKind::Netrc)));
+        assert_eq!(Verdict::decode(0xff), None);
     }
 }
