@@ -22,6 +22,7 @@
 //! command decides what the user sees through the [`printer`] and the [`progress`] reporter.
 //! docs/architecture.md walks a build through these modules.
 
+pub mod child_env;
 pub mod cli;
 pub mod commands;
 pub mod config;

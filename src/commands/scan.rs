@@ -29,6 +29,7 @@ pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         });
     }
     for var in &args.secret_envs {
+        crate::child_env::register_secret_var(var);
         let value = std::env::var_os(var).ok_or_else(|| {
             CliError::user(format!("--secret-env `{var}`: the variable is not set"))
                 .with_hint("export it, or drop the flag")
