@@ -5,6 +5,7 @@
 
 pub mod docker_config;
 pub mod google;
+pub mod held;
 pub mod index;
 pub mod netrc;
 pub mod registry;

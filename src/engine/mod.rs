@@ -191,6 +191,25 @@ impl Engine {
         &self.docker
     }
 
+    /// Names image `id` as `reference` (`name:tag`; no tag means `latest`), moving the name
+    /// from any image that had it, as `docker tag` does.
+    pub async fn tag_image(&self, id: &str, reference: &str) -> Result<(), EngineError> {
+        let (repo, tag) = match reference.rfind(':') {
+            Some(colon) if colon > reference.rfind('/').unwrap_or(0) => {
+                (&reference[..colon], &reference[colon + 1..])
+            }
+            _ => (reference, "latest"),
+        };
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repo.to_owned()),
+            tag: Some(tag.to_owned()),
+        };
+        self.docker
+            .tag_image(id, Some(options))
+            .await
+            .map_err(self.api_error(&format!("tag {reference}")))
+    }
+
     fn api_error(&self, what: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + '_ {
         let what = what.to_owned();
         move |source| EngineError::Api {

@@ -9,8 +9,8 @@ use std::process::Command;
 use base64::Engine as _;
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, index_password, registry_password, repo_root,
-    shipimg, unique_image, write,
+    ImageGuard, Outcome, Sandbox, build_lock, index_password, one_step_project, registry_password,
+    repo_root, sandbox_credential_helper, shipimg, unique_image, write,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -522,4 +522,76 @@ fn a_broken_home_netrc_only_matters_to_a_build_that_mounts_the_netrc() {
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.starts_with("error: invalid netrc `"), "{out}");
     assert!(!out.stderr.contains("hunter2-canary"), "{out}");
+}
+
+/// A credential helper gets the environment minus shipimg's secrets: a spy helper, named in the
+/// docker config's `credHelpers` for the push registry, dumps what it was given. Nothing of the
+/// netrc, the registry password or a `--secret env=` variable reaches it, by value or by name;
+/// the variables tools need of their own (AWS_*, here) do.
+#[test]
+fn a_credential_helper_never_sees_a_secret_variable() {
+    let sandbox = Sandbox::get();
+    let registry = sandbox.var("SANDBOX_REGISTRY");
+    let pid = std::process::id();
+    let netrc_password = format!("spy-netrc-canary-{pid}-pw");
+    let registry_canary = format!("spy-registry-canary-{pid}-pw");
+    let token = format!("spy-token-canary-{pid}-value");
+    let helpers = tempfile::tempdir().unwrap();
+    let dump = helpers.path().join("env-seen");
+    sandbox_credential_helper(
+        helpers.path(),
+        "spy",
+        &format!("env > '{}'\n", dump.display()),
+    );
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".docker/config.json",
+        &format!("{{\"credHelpers\":{{\"{registry}\":\"spy\"}}}}"),
+    );
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=tok,required=true wc -c /run/secrets/tok > /size && echo guard-paths-spy-{pid}"
+    ));
+    let tag = format!("{registry}/shipimg-test/spy-{pid}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let _lock = build_lock();
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    helpers.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env(
+                "SHIPIMG_NETRC",
+                format!("machine index.spy.invalid login acme password {netrc_password}\n"),
+            )
+            .env("SHIPIMG_REGISTRY_PASSWORD", &registry_canary)
+            .env("SPY_TOKEN", &token)
+            .env("AWS_PROFILE", "spy-kept")
+            .current_dir(dir.path())
+            .args(["build", "--push", "--progress", "plain", "-t", &tag])
+            .args(["--secret", "id=tok,env=SPY_TOKEN"]),
+    )
+    .success();
+    let seen = std::fs::read_to_string(&dump)
+        .unwrap_or_else(|err| panic!("the spy helper never ran ({err})\n{out}"));
+    for value in [
+        netrc_password.as_str(),
+        &registry_canary,
+        &token,
+        "SHIPIMG_",
+        "SPY_TOKEN",
+    ] {
+        assert!(!seen.contains(value), "the helper saw `{value}`:\n{seen}");
+    }
+    assert!(seen.contains("AWS_PROFILE=spy-kept"), "{seen}");
+    assert!(
+        seen.contains(&format!("HOME={}", home.path().display())),
+        "{seen}"
+    );
 }
