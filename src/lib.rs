@@ -38,6 +38,7 @@ pub mod printer;
 pub mod progress;
 pub mod publish;
 pub mod redact;
+pub mod refusals;
 pub mod registry;
 pub mod scan;
 pub mod session;

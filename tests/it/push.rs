@@ -824,6 +824,72 @@ fn build_push_with_netrc(dir: &Path, home: &Path, tag: &str, netrc: &str) -> Out
     )
 }
 
+/// Two builds of one project with two netrcs: the second gets the first's leaky layer from
+/// BuildKit's cache (a secret is not part of a step's cache key) and holds only the second
+/// password, yet is refused for what the first scan found; neither password reaches the
+/// registry.
+fn a_cached_leak_is_refused_again(what: &str, step: &str) {
+    let _lock = build_lock();
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=netrc,target=/root/.netrc,required=true {step} && echo guard-paths-{what}-{}",
+        run_nonce()
+    ));
+    let repo = repository(what);
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    // One machine: both builds share shipimg's cache directory.
+    let home = tempfile::tempdir().unwrap();
+    let passwords = [
+        format!("first-{what}-{}-pw", std::process::id()),
+        format!("second-{what}-{}-pw", std::process::id()),
+    ];
+    let first =
+        build_push_with_netrc(dir.path(), home.path(), &tag, &netrc_with(&passwords[0])).code(3);
+    assert!(first.stderr.contains("netrc password for"), "{first}");
+    assert_eq!(registry_tags(&repo), Vec::<String>::new(), "{first}");
+
+    let second =
+        build_push_with_netrc(dir.path(), home.path(), &tag, &netrc_with(&passwords[1])).code(3);
+    assert!(
+        second.stderr.contains("CACHED"),
+        "the step came from the cache\n{second}"
+    );
+    assert!(
+        second.stderr.contains(&format!(
+            "was refused by an earlier scan: {}",
+            if what.contains("password") {
+                "`etc/p`: secret `netrc password for index.guard-paths.invalid`"
+            } else {
+                "`etc/x`: secret `netrc password for index.guard-paths.invalid`"
+            }
+        )),
+        "{second}"
+    );
+    for out in [&first, &second] {
+        for password in &passwords {
+            assert!(
+                !out.stderr.contains(password) && !out.stdout.contains(password),
+                "{out}"
+            );
+        }
+    }
+    assert_eq!(registry_tags(&repo), Vec::<String>::new(), "{second}");
+    assert!(!image_exists(&tag));
+}
+
+#[test]
+fn a_cached_layer_holding_an_earlier_netrc_is_refused_again() {
+    a_cached_leak_is_refused_again("cached-netrc", "cp /root/.netrc /etc/x");
+}
+
+#[test]
+fn a_cached_layer_holding_an_earlier_password_is_refused_again() {
+    a_cached_leak_is_refused_again(
+        "cached-password",
+        "awk '/password/{print $NF}' /root/.netrc > /etc/p",
+    );
+}
+
 /// A held secret as a tag, a label or a pushed name is refused before anything is built or
 /// pushed: one line naming where it was given, never the value.
 #[test]
