@@ -104,6 +104,17 @@ pub async fn run(
     let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
 
+    // The registries' logins, found now so a missing one stops us before the build, and before
+    // anything about the build is shown: from here every secret is registered for masking.
+    // The push targets' must not be in the image either.
+    let push_logins = match &settings.push {
+        Some(push) => held::push_logins(&push.references, &var).await?,
+        None => Vec::new(),
+    };
+    let base_logins = base_image_logins(&plan, &settings.tags, &var).await?;
+    // No name the registry or the image shows may hold a secret.
+    held::check_names(&shown_names(args, &settings), &crate::redact::current())?;
+
     describe_plan(&settings, &plan, &cwd, printer);
     if let Some(index) = &index {
         describe_index_credentials(index, &settings.index_urls, printer);
@@ -116,6 +127,19 @@ pub async fn run(
                 value: Arc::new(value),
             });
         }
+    }
+    for (host, login) in &push_logins {
+        let line = match login {
+            Some(login) => format!("registry {host} from {} (push)", login.source),
+            None => format!("registry {host}: no login found, pushing anonymously"),
+        };
+        printer.status("Credentials", &line);
+    }
+    for (host, login) in &base_logins {
+        printer.status(
+            "Credentials",
+            &format!("registry {host} from {} (base images)", login.source),
+        );
     }
     for url in &settings.index_urls {
         if let Preflight::Unreachable(why) = preflight(url, index.as_ref()).await? {
@@ -139,33 +163,8 @@ pub async fn run(
             .secrets
             .insert(secret.id.clone(), Arc::clone(&secret.value));
     }
-    // The push registries' logins, found now so a missing one stops us before the build; they
-    // must not be in the image either.
-    let mut logins: Vec<(String, ResolvedLogin)> = Vec::new();
-    if let Some(push) = &settings.push {
-        for (host, login) in held::push_logins(&push.references, &var).await? {
-            match login {
-                Some(login) => {
-                    printer.status(
-                        "Credentials",
-                        &format!("registry {host} from {} (push)", login.source),
-                    );
-                    logins.push((host, login));
-                }
-                None => printer.status(
-                    "Credentials",
-                    &format!("registry {host}: no login found, pushing anonymously"),
-                ),
-            }
-        }
-    }
-    // Logins for the registries the base images come from, fetched now, right before the
-    // pulls; the engine asks for them over the session when a registry wants one.
-    for (host, login) in base_image_logins(&plan, &settings.tags, &var).await? {
-        printer.status(
-            "Credentials",
-            &format!("registry {host} from {} (base images)", login.source),
-        );
+    // BuildKit asks for the base images' logins over the session when a registry wants one.
+    for (host, login) in &base_logins {
         let credential = RegistryCredential {
             // BuildKit's auth answer carries an identity token with no user name, as the
             // docker CLI's does.
@@ -176,19 +175,20 @@ pub async fn run(
             },
             secret: login.secret.clone(),
         };
-        for alias in registry_aliases(&host) {
+        for alias in registry_aliases(host) {
             store.registries.insert(alias, credential.clone());
         }
-        logins.push((host, login));
     }
+    let logins: Vec<(String, ResolvedLogin)> = push_logins
+        .into_iter()
+        .filter_map(|(host, login)| login.map(|login| (host, login)))
+        .chain(base_logins)
+        .collect();
     let scan_secrets = held::scan_secrets(&Held {
         secrets: &secrets,
         index: index.as_ref(),
         logins: &logins,
     });
-    // Every secret is read and registered by now: no name the registry or the image shows may
-    // hold one, and the progress masks them all.
-    held::check_names(&shown_names(args, &settings), &crate::redact::current())?;
     let redactor = crate::redact::current();
     // Errors the engine sends back can quote a secret too (a URL with a password).
     let error_redactor = redactor.clone();

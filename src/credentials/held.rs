@@ -114,10 +114,12 @@ pub fn implicit_index(
         Ok(index) => Ok((index, None)),
         Err(err) if implicit_netrc(&options, env.var) => Ok((None, Some(err.message().to_owned()))),
         // `SHIPIMG_INDEX_*` needs the index it is for; without one, its password is still held.
-        Err(_) if (env.var)("SHIPIMG_NETRC").is_none_or(|t| t.is_empty()) => {
-            Ok((index_password_alone(env), None))
-        }
-        Err(err) => Err(err),
+        Err(err) => match index_password_alone(env) {
+            Some(index) if (env.var)("SHIPIMG_NETRC").is_none_or(|t| t.is_empty()) => {
+                Ok((Some(index), None))
+            }
+            _ => Err(err),
+        },
     }
 }
 
@@ -235,6 +237,68 @@ mod tests {
                 ("registry password for reg.example", b"reg-pw", Some("u")),
             ]
         );
+    }
+
+    /// Each entry's machine and login.
+    type Entries = Vec<(Option<String>, Option<String>)>;
+
+    fn implicit(
+        vars: &[(&str, &str)],
+        home: Option<&std::path::Path>,
+    ) -> Result<(Entries, Option<String>), CliError> {
+        let var = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let env = IndexEnv {
+            var: &var,
+            home: home.map(std::path::Path::to_path_buf),
+        };
+        let (index, warning) = implicit_index(&env)?;
+        let entries = index
+            .map(|i| {
+                i.netrc
+                    .entries()
+                    .iter()
+                    .map(|e| (e.machine.clone(), e.login.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((entries, warning))
+    }
+
+    #[test]
+    fn push_holds_the_netrc_build_would_find_without_flags() {
+        let home = tempfile::tempdir().unwrap();
+        assert_eq!(implicit(&[], Some(home.path())).unwrap(), (vec![], None));
+        std::fs::write(
+            home.path().join(".netrc"),
+            "machine a.example login u password held-home-pw\n",
+        )
+        .unwrap();
+        let from_home = (
+            vec![(Some("a.example".to_owned()), Some("u".to_owned()))],
+            None,
+        );
+        assert_eq!(implicit(&[], Some(home.path())).unwrap(), from_home);
+        // With no --index-url, the SHIPIMG_INDEX_* password is still held, for any host.
+        let alone = implicit(
+            &[
+                ("SHIPIMG_INDEX_USERNAME", "acme"),
+                ("SHIPIMG_INDEX_PASSWORD", "held-env-pw"),
+            ],
+            Some(home.path()),
+        )
+        .unwrap();
+        assert_eq!(alone, (vec![(None, Some("acme".to_owned()))], None));
+        // Half a login is an error, as for build.
+        assert!(implicit(&[("SHIPIMG_INDEX_USERNAME", "acme")], None).is_err());
+        // A broken ~/.netrc nobody named is a warning; a broken SHIPIMG_NETRC an error.
+        std::fs::write(home.path().join(".netrc"), "machine\n").unwrap();
+        let (entries, warning) = implicit(&[], Some(home.path())).unwrap();
+        assert!(entries.is_empty() && warning.is_some());
+        assert!(implicit(&[("SHIPIMG_NETRC", "machine")], None).is_err());
     }
 
     #[test]
