@@ -194,15 +194,10 @@ impl Engine {
     /// Names image `id` as `reference` (`name:tag`; no tag means `latest`), moving the name
     /// from any image that had it, as `docker tag` does.
     pub async fn tag_image(&self, id: &str, reference: &str) -> Result<(), EngineError> {
-        let (repo, tag) = match reference.rfind(':') {
-            Some(colon) if colon > reference.rfind('/').unwrap_or(0) => {
-                (&reference[..colon], &reference[colon + 1..])
-            }
-            _ => (reference, "latest"),
-        };
+        let parsed = crate::registry::Reference::parse(reference);
         let options = bollard::query_parameters::TagImageOptions {
-            repo: Some(repo.to_owned()),
-            tag: Some(tag.to_owned()),
+            repo: Some(parsed.written_name),
+            tag: Some(parsed.tag),
         };
         self.docker
             .tag_image(id, Some(options))
