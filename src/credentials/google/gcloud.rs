@@ -1,9 +1,8 @@
 //! The last resort: `gcloud auth print-access-token`, the user's gcloud login.
 //!
 //! `google-cloud-auth` does not call gcloud, so this is ours. gcloud runs with the host
-//! environment minus shipimg's secrets ([`crate::child_env`]; its `CLOUDSDK_*` stay), plus
-//! `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, nothing secret, stdin closed, in its own
-//! process group: a reauthentication prompt on the terminal stops it instead of hanging us, and
+//! environment minus shipimg's secrets ([`crate::child_env`]; its `CLOUDSDK_*` stay) plus
+//! `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, with stdin closed, in its own process group: a reauthentication prompt on the terminal stops it instead of hanging us, and
 //! at the time limit the whole group (gcloud's Python under its shell wrapper) is killed.
 
 use std::ffi::{OsStr, OsString};
