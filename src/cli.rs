@@ -251,6 +251,11 @@ pub struct PushArgs {
     /// (`name@sha256:...` lines on stdout)
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "TYPE")]
     pub progress: ProgressArg,
+
+    /// Push without the leak scan (with a warning): nothing then proves the images carry no
+    /// credential
+    #[arg(long = "no-scan")]
+    pub no_scan: bool,
 }
 
 /// `--network` values the engine accepts for BuildKit builds.

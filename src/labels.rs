@@ -46,20 +46,14 @@ pub fn merge(
 /// One line of git's output in `dir`, or None (no git, not a repository, no remote). Git gets
 /// only the variables it needs to find itself and its config: never shipimg's secrets.
 pub fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let keep = |name: &str| {
+        matches!(
+            name,
+            "PATH" | "HOME" | "XDG_CONFIG_HOME" | "LANG" | "LC_ALL" | "TZ"
+        ) || name.starts_with("GIT_")
+    };
     let mut command = Command::new("git");
-    command.env_clear();
-    for (name, value) in std::env::vars_os() {
-        let keep = name.to_str().is_some_and(|name| {
-            matches!(
-                name,
-                "PATH" | "HOME" | "XDG_CONFIG_HOME" | "LANG" | "LC_ALL" | "TZ"
-            ) || name.starts_with("GIT_")
-        });
-        if keep {
-            command.env(name, value);
-        }
-    }
-    let output = command
+    let output = crate::child_env::prepare(&mut command, crate::child_env::Inherit::Only(&keep))
         .arg("-C")
         .arg(dir)
         .args(args)

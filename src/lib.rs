@@ -15,6 +15,8 @@
 //! the tar        values          and cancel     we serve       masked        error.rs
 //!                                              (file sync,
 //! scan.rs: the leak scan of an exported image;  secrets, auth)
+//! refusals.rs: the layers scans refused, remembered; credentials/held.rs: what the scan looks
+//! for; child_env.rs: the environment children (helpers, gcloud, git) get, minus secrets
 //! init/: what `shipimg init` writes; lint.rs: the Dockerfile secret lint
 //! ```
 //!
@@ -23,6 +25,7 @@
 //! docs/architecture.md walks a build through these modules.
 
 pub mod cache;
+pub mod child_env;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -38,6 +41,7 @@ pub mod printer;
 pub mod progress;
 pub mod publish;
 pub mod redact;
+pub mod refusals;
 pub mod registry;
 pub mod scan;
 pub mod session;

@@ -151,6 +151,8 @@ pub struct ScanReport {
     pub files: u64,
     /// File bytes searched, over all layers (uncompressed).
     pub bytes: u64,
+    /// The image's layer diff ids as its config lists them, bottom first.
+    pub diff_ids: Vec<String>,
 }
 
 impl ScanReport {
@@ -843,6 +845,9 @@ fn assemble(
             .collect();
         let steps_known = steps.len() == image.layers.len();
         let diff_ids = config.rootfs.as_ref().map(|r| &r.diff_ids);
+        report
+            .diff_ids
+            .extend(diff_ids.into_iter().flatten().cloned());
         let paths: Vec<String> = image.layers.iter().map(|p| resolve(p)).collect();
         for (index, path) in paths.iter().enumerate() {
             if !mapped.insert(path.clone()) {

@@ -156,6 +156,8 @@ pub struct PushSettings {
     pub metadata_file: Option<PathBuf>,
     /// `--push-attempts`, `--push-backoff-max`.
     pub retry: crate::publish::RetryPolicy,
+    /// Whether the leak scan runs first: always for `build --push`; `push --no-scan` skips it.
+    pub scan: bool,
 }
 
 impl PushSettings {
@@ -172,6 +174,7 @@ impl PushSettings {
                 args.retry.push_attempts,
                 args.retry.push_backoff_max,
             ),
+            scan: !args.no_scan,
         })
     }
 }
@@ -295,6 +298,7 @@ impl BuildSettings {
                 args.retry.push_attempts,
                 args.retry.push_backoff_max,
             ),
+            scan: true,
         });
         // The config's Dockerfile is relative to the config's directory, as the context is.
         let dockerfile = match (&args.file, from_env("SHIPIMG_DOCKERFILE")) {

@@ -18,6 +18,7 @@ use crate::config::TemplateValues;
 use crate::context::dockerfile::{base_image_hosts, registry_host, secret_mounts};
 use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
+use crate::credentials::held::{self, Held, ShownName};
 use crate::credentials::index::{
     IndexCredentials, IndexEnv, IndexOptions, Preflight, add_google_tokens, preflight,
     resolve_index_credentials,
@@ -85,7 +86,7 @@ pub async fn run(
         Ok(index) => index,
         // A broken `$NETRC` or `~/.netrc` that nobody asked for must not stop a build that
         // mounts no netrc: the user may keep it for other tools.
-        Err(err) if implicit_netrc(&index_options, &var) && !mounts_netrc(&plan) => {
+        Err(err) if held::implicit_netrc(&index_options, &var) && !mounts_netrc(&plan) => {
             printer.warn(&format!(
                 "{} (ignored: the Dockerfile mounts no netrc)",
                 err.message()
@@ -99,8 +100,20 @@ pub async fn run(
     if settings.lint_only {
         return Ok(ExitStatus::Success);
     }
+    remove_stale_results(&settings)?;
     let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
+
+    // The registries' logins, found now so a missing one stops us before the build, and before
+    // anything about the build is shown: from here every secret is registered for masking.
+    // The push targets' must not be in the image either.
+    let push_logins = match &settings.push {
+        Some(push) => held::push_logins(&push.references, &var).await?,
+        None => Vec::new(),
+    };
+    let base_logins = base_image_logins(&plan, &settings.tags, &var).await?;
+    // No name the registry or the image shows may hold a secret.
+    held::check_names(&shown_names(args, &settings), &crate::redact::current())?;
 
     describe_plan(&settings, &plan, &cwd, printer);
     if let Some(index) = &index {
@@ -118,6 +131,19 @@ pub async fn run(
             });
         }
     }
+    for (host, login) in &push_logins {
+        let line = match login {
+            Some(login) => format!("registry {host} from {} (push)", login.source),
+            None => format!("registry {host}: no login found, pushing anonymously"),
+        };
+        printer.status("Credentials", &line);
+    }
+    for (host, login) in &base_logins {
+        printer.status(
+            "Credentials",
+            &format!("registry {host} from {} (base images)", login.source),
+        );
+    }
     for url in &settings.index_urls {
         if let Preflight::Unreachable(why) = preflight(url, index.as_ref()).await? {
             printer.warn(&format!(
@@ -134,95 +160,41 @@ pub async fn run(
     for secret in &secrets {
         tracing::debug!(id = %secret.id, source = %secret.source, "secret for the build");
     }
-    let redactor = crate::redact::current();
-    // Errors the engine sends back can quote a secret too (a URL with a password).
-    let error_redactor = redactor.clone();
     let mut store = SessionStore::default();
     for secret in &secrets {
         store
             .secrets
             .insert(secret.id.clone(), Arc::clone(&secret.value));
     }
-    // Logins for the registries the base images come from, fetched now, right before the
-    // pulls; the engine asks for them over the session when a registry wants one.
-    let mut scan_secrets: Vec<crate::scan::ScanSecret> = secrets
-        .iter()
-        .filter(|s| s.id != "netrc")
-        .map(|s| crate::scan::ScanSecret {
-            id: format!("--secret {}", s.id),
-            value: secrecy::SecretSlice::from(s.value.expose_secret().to_vec()),
-            login: None,
-        })
-        .collect();
-    if let Some(index) = &index {
-        for entry in index.netrc.entries() {
-            if let Some(password) = &entry.password {
-                scan_secrets.push(crate::scan::ScanSecret {
-                    id: format!(
-                        "netrc password for {}",
-                        entry.machine.as_deref().unwrap_or("default")
-                    ),
-                    value: secrecy::SecretSlice::from(password.expose_secret().as_bytes().to_vec()),
-                    login: entry.login.clone(),
-                });
-            }
-        }
-    }
-    // The push registries' logins, found now so a missing one stops us before the build; they
-    // must not be in the image either.
-    if let Some(push) = &settings.push {
-        let mut hosts: Vec<String> = Vec::new();
-        for host in push.references.iter().map(|r| registry_host(r)) {
-            if !hosts.contains(&host) {
-                hosts.push(host);
-            }
-        }
-        for host in hosts {
-            match login_for_host(&host, true, &var).await? {
-                Some(login) => {
-                    printer.status(
-                        "Credentials",
-                        &format!("registry {host} from {} (push)", login.source),
-                    );
-                    scan_secrets.push(crate::scan::ScanSecret {
-                        id: format!("registry password for {host}"),
-                        value: secrecy::SecretSlice::from(
-                            login.secret.expose_secret().as_bytes().to_vec(),
-                        ),
-                        login: Some(login.username.clone()),
-                    });
-                }
-                None => printer.status(
-                    "Credentials",
-                    &format!("registry {host}: no login found, pushing anonymously"),
-                ),
-            }
-        }
-    }
-    for (host, login) in base_image_logins(&plan, &settings.tags, &var).await? {
-        scan_secrets.push(crate::scan::ScanSecret {
-            id: format!("registry password for {host}"),
-            value: secrecy::SecretSlice::from(login.secret.expose_secret().as_bytes().to_vec()),
-            login: Some(login.username.clone()),
-        });
-        printer.status(
-            "Credentials",
-            &format!("registry {host} from {} (base images)", login.source),
-        );
+    // BuildKit asks for the base images' logins over the session when a registry wants one.
+    for (host, login) in &base_logins {
         let credential = RegistryCredential {
             // BuildKit's auth answer carries an identity token with no user name, as the
             // docker CLI's does.
             username: if login.identity_token {
                 String::new()
             } else {
-                login.username
+                login.username.clone()
             },
-            secret: login.secret,
+            secret: login.secret.clone(),
         };
-        for alias in registry_aliases(&host) {
+        for alias in registry_aliases(host) {
             store.registries.insert(alias, credential.clone());
         }
     }
+    let logins: Vec<(String, ResolvedLogin)> = push_logins
+        .into_iter()
+        .filter_map(|(host, login)| login.map(|login| (host, login)))
+        .chain(base_logins)
+        .collect();
+    let scan_secrets = held::scan_secrets(&Held {
+        secrets: &secrets,
+        index: index.as_ref(),
+        logins: &logins,
+    });
+    let redactor = crate::redact::current();
+    // Errors the engine sends back can quote a secret too (a URL with a password).
+    let error_redactor = redactor.clone();
     // The context over the session unless asked otherwise: the engine keeps its copy between
     // builds and asks only for changed files.
     let plan = Arc::new(plan);
@@ -248,7 +220,12 @@ pub async fn run(
         .map_err(|err| CliError::user(err.to_string()))?;
 
     let params = BuildParams {
-        tags: settings.tags.clone(),
+        // With --push the tags are set only once the scan passed: a refused image is never
+        // named as the push target, and a name that pointed at an earlier image keeps it.
+        tags: match &settings.push {
+            Some(_) => Vec::new(),
+            None => settings.tags.clone(),
+        },
         dockerfile: match &sync_source {
             Some(source) => source.dockerfile_name(),
             None => plan.dockerfile_name.clone(),
@@ -388,47 +365,91 @@ pub async fn run(
         printer.status("Context", &describe_transfer(transfer));
     }
 
-    write_results(&settings, &image_id, transfer.as_ref())?;
-    match &settings.push {
-        Some(push) => {
-            // Nothing reaches the registry unless the image is clean: exit 3 otherwise.
-            let scan = super::scan::scan_and_report(
-                &engine,
-                &image_id,
-                &push.references[0],
-                &scan_secrets,
-                super::scan::ScanFor::Push,
-                printer,
-            );
-            // The build's Ctrl-C handler replaced the default one: the scan and the push
-            // must listen for it too, or an interrupt would be ignored from here on.
-            let scanned = tokio::select! {
-                scanned = scan => scanned?,
-                _ = tokio::signal::ctrl_c() => {
-                    return Err(CliError::user("interrupted during the leak scan: nothing was pushed")
-                        .with_status(ExitStatus::Interrupted)
-                        .into());
-                }
-            };
-            if scanned != ExitStatus::Success {
-                return Ok(scanned);
-            }
-            let image = super::push::LocalImage {
-                id: image_id,
-                size: None,
-            };
-            tokio::select! {
-                pushed = super::push::push_and_report(&engine, push, &image, printer) => pushed,
-                _ = tokio::signal::ctrl_c() => {
-                    Err(CliError::user("interrupted during the push: some tags may not have reached the registry")
-                        .with_hint(format!("push again with `shipimg push {}`", push.references.join(" ")))
-                        .with_status(ExitStatus::Interrupted)
-                        .into())
-                }
-            }
+    let Some(push) = &settings.push else {
+        write_results(&settings, &image_id, transfer.as_ref())?;
+        return Ok(ExitStatus::Success);
+    };
+    // Nothing reaches the registry unless the image is clean: exit 3 otherwise, with the image
+    // untagged and no result file written.
+    let scan = super::scan::scan_and_report(
+        &engine,
+        &image_id,
+        &push.references[0],
+        &scan_secrets,
+        super::scan::ScanFor::Push,
+        printer,
+    );
+    // The build's Ctrl-C handler replaced the default one: the scan and the push must listen
+    // for it too, or an interrupt would be ignored from here on.
+    let scanned = tokio::select! {
+        scanned = scan => scanned?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(CliError::user("interrupted during the leak scan: nothing was pushed")
+                .with_status(ExitStatus::Interrupted)
+                .into());
         }
-        None => Ok(ExitStatus::Success),
+    };
+    if scanned != ExitStatus::Success {
+        return Ok(scanned);
     }
+    for reference in &push.references {
+        engine.tag_image(&image_id, reference).await?;
+    }
+    write_results(&settings, &image_id, transfer.as_ref())?;
+    let image = super::push::LocalImage {
+        id: image_id,
+        size: None,
+    };
+    tokio::select! {
+        pushed = super::push::push_and_report(&engine, push, &image, printer) => pushed,
+        _ = tokio::signal::ctrl_c() => {
+            Err(CliError::user("interrupted during the push: some tags may not have reached the registry")
+                .with_hint(format!("push again with `shipimg push {}`", push.references.join(" ")))
+                .with_status(ExitStatus::Interrupted)
+                .into())
+        }
+    }
+}
+
+/// Every name the build gives that the registry, the image config or CI shows, with the flag
+/// it came from.
+fn shown_names<'a>(args: &BuildArgs, settings: &'a BuildSettings) -> Vec<ShownName<'a>> {
+    let tags_from = if args.tags.is_empty() {
+        "a tag (from the project config's `tags` or SHIPIMG_TAGS)"
+    } else {
+        "a `-t` tag"
+    };
+    let mut names: Vec<ShownName<'a>> = settings
+        .tags
+        .iter()
+        .map(|tag| ShownName {
+            given_as: tags_from.into(),
+            value: tag,
+        })
+        .collect();
+    if let Some(image) = &settings.image {
+        names.push(ShownName {
+            given_as: "the image name (`--image`, SHIPIMG_IMAGE or the config's `image`)".into(),
+            value: image,
+        });
+    }
+    for (key, value) in &settings.labels {
+        names.push(ShownName {
+            given_as: "a `--label` name".into(),
+            value: key,
+        });
+        names.push(ShownName {
+            given_as: "a `--label` value".into(),
+            value,
+        });
+    }
+    for key in settings.build_args.keys() {
+        names.push(ShownName {
+            given_as: "a `--build-arg` name".into(),
+            value: key,
+        });
+    }
+    names
 }
 
 fn secret_error(err: SecretError) -> CliError {
@@ -449,19 +470,13 @@ fn lint_build(
     index: Option<&IndexCredentials>,
     printer: &Printer,
 ) -> Result<(), CliError> {
-    let mut held: Vec<Vec<u8>> = secrets
-        .iter()
-        .map(|s| s.value.expose_secret().to_vec())
-        .collect();
-    if let Some(index) = index {
-        for entry in index.netrc.entries() {
-            if let Some(password) = &entry.password {
-                held.push(password.expose_secret().as_bytes().to_vec());
-            }
-        }
-    }
-    let held_refs: Vec<&[u8]> = held.iter().map(Vec::as_slice).collect();
-    let result = super::lint::lint_dockerfile(
+    let held = held::scan_secrets(&Held {
+        secrets,
+        index,
+        logins: &[],
+    });
+    let held_refs: Vec<&[u8]> = held.iter().map(|s| s.value.expose_secret()).collect();
+    super::lint::lint_dockerfile(
         plan,
         &super::lint::LintInputs {
             allow_secret_copy: settings.allow_secret_copy,
@@ -472,27 +487,12 @@ fn lint_build(
             report_clean: settings.lint_only,
         },
         printer,
-    );
-    for held in &mut held {
-        held.fill(0);
-    }
-    result
+    )
 }
 
 /// Where shipimg looks for the index netrc, for the error when it finds none.
 const NETRC_SOURCES: &str =
     "--netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc";
-
-/// A step that mounts the netrc when none was found fails now, before the build, rather than as
-/// pip's "no matching distribution" minutes later; a netrc nobody mounts is worth a warning.
-/// Returns whether a step mounts it.
-/// True when the index netrc would come from `$NETRC` or `~/.netrc`, not from anything the user
-/// gave shipimg itself.
-fn implicit_netrc(options: &IndexOptions, var: &dyn Fn(&str) -> Option<String>) -> bool {
-    options.netrc_flag.is_none()
-        && var("SHIPIMG_NETRC").is_none_or(|t| t.is_empty())
-        && var("SHIPIMG_INDEX_USERNAME").is_none()
-}
 
 /// True when a step mounts the `netrc` secret (or the Dockerfile does not parse: the later
 /// checks then report that).
@@ -502,6 +502,9 @@ fn mounts_netrc(plan: &ContextPlan) -> bool {
         .is_none_or(|mounts| mounts.iter().any(|m| m.id == "netrc"))
 }
 
+/// A step that mounts the netrc when none was found fails now, before the build, rather than as
+/// pip's "no matching distribution" minutes later; a netrc nobody mounts is worth a warning.
+/// Returns whether a step mounts it.
 fn check_secret_mounts(
     plan: &ContextPlan,
     have_netrc: bool,
@@ -755,19 +758,15 @@ fn describe_transfer(transfer: &TransferSummary) -> String {
     )
 }
 
-/// `--iidfile` and `--metadata-file`, written only after a successful build.
+/// `--iidfile` and `--metadata-file`, written only after a successful build (with `--push`, only
+/// once the scan passed), through the same redaction as the terminal.
 fn write_results(
     settings: &BuildSettings,
     image_id: &str,
     transfer: Option<&TransferSummary>,
 ) -> Result<(), CliError> {
     if let Some(path) = &settings.iidfile {
-        std::fs::write(path, image_id).map_err(|err| {
-            CliError::user(format!(
-                "failed to write --iidfile `{}`: {err}",
-                path.display()
-            ))
-        })?;
+        super::push::write_output(path, image_id, "--iidfile")?;
     }
     // With --push, the push writes the metadata file, with the registry digest.
     if let Some(path) = settings
@@ -785,12 +784,28 @@ fn write_results(
                 serde_json::to_value(transfer).expect("counters serialise");
         }
         let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
-        std::fs::write(path, text).map_err(|err| {
-            CliError::user(format!(
-                "failed to write --metadata-file `{}`: {err}",
-                path.display()
-            ))
-        })?;
+        super::push::write_output(path, &text, "--metadata-file")?;
+    }
+    Ok(())
+}
+
+/// Removes the `--iidfile` and `--metadata-file` an earlier run left, as buildx does: a build
+/// that fails or is refused must not leave a script reading the previous image's.
+fn remove_stale_results(settings: &BuildSettings) -> Result<(), CliError> {
+    for (path, flag) in [
+        (&settings.iidfile, "--iidfile"),
+        (&settings.metadata_file, "--metadata-file"),
+    ] {
+        let Some(path) = path else { continue };
+        match std::fs::remove_file(path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CliError::user(format!(
+                    "failed to remove the earlier {flag} `{}`: {err}",
+                    path.display()
+                )));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

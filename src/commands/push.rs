@@ -3,9 +3,13 @@
 //! scripts (`-q`: `name@sha256:...` lines), `--metadata-file`, and GitHub Actions.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cli::PushArgs;
+use crate::credentials::held::{self, Held, ShownName};
+use crate::credentials::index::IndexEnv;
+use crate::credentials::registry::ResolvedLogin;
 use crate::engine::Engine;
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::engine::push::PushEvent;
@@ -14,25 +18,78 @@ use crate::printer::Printer;
 use crate::publish::{PublishEvent, Published, RetryPolicy, publish};
 use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
 
-/// `shipimg push IMAGE...`
+/// `shipimg push IMAGE...`: scans each image with every secret this invocation can find, as
+/// `build --push` does, then pushes.
 pub async fn run(
     args: &PushArgs,
     global: &GlobalSettings,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let settings = PushSettings::resolve(args, global)?;
+    let var = |name: &str| std::env::var(name).ok();
+    let index_env = IndexEnv {
+        var: &var,
+        home: std::env::home_dir(),
+    };
+    let (index, broken) = held::implicit_index(&index_env)?;
+    if let Some(why) = broken {
+        printer.warn(&format!(
+            "{why} (ignored: its passwords are not looked for in the images)"
+        ));
+    }
+    let logins: Vec<(String, ResolvedLogin)> = held::push_logins(&settings.references, &var)
+        .await?
+        .into_iter()
+        .filter_map(|(host, login)| login.map(|login| (host, login)))
+        .collect();
+    let names: Vec<ShownName<'_>> = settings
+        .references
+        .iter()
+        .map(|reference| ShownName {
+            given_as: "an IMAGE argument".into(),
+            value: reference,
+        })
+        .collect();
+    held::check_names(&names, &crate::redact::current())?;
+
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
-    let mut image_id = None;
+    // Each reference may name another image: each is scanned, once.
+    let mut images: Vec<(String, &str)> = Vec::new();
     for reference in &settings.references {
         let inspect = engine.docker().inspect_image(reference).await.map_err(|_| {
             CliError::user(format!("no image `{reference}` in the engine"))
                 .with_hint("build it first (`shipimg build -t NAME`), or check the name with `docker images`")
         })?;
-        image_id = image_id.or(inspect.id);
+        let id = inspect.id.unwrap_or_else(|| reference.clone());
+        if !images.iter().any(|(known, _)| known == &id) {
+            images.push((id, reference));
+        }
+    }
+    if settings.scan {
+        let secrets = held::scan_secrets(&Held {
+            secrets: &[],
+            index: index.as_ref(),
+            logins: &logins,
+        });
+        for (id, reference) in &images {
+            super::scan::scan_and_report(
+                &engine,
+                id,
+                reference,
+                &secrets,
+                super::scan::ScanFor::Push,
+                printer,
+            )
+            .await?;
+        }
+    } else {
+        printer.warn(
+            "--no-scan: pushing without the leak scan; nothing proves these images carry no credential",
+        );
     }
     let image = LocalImage {
-        id: image_id.unwrap_or_default(),
+        id: images.first().map(|(id, _)| id.clone()).unwrap_or_default(),
         size: None,
     };
     push_and_report(&engine, &settings, &image, printer).await
@@ -144,12 +201,7 @@ fn write_outputs(
             "image.name": pushed.iter().map(|p| p.reference.as_str()).collect::<Vec<_>>().join(","),
         });
         let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
-        std::fs::write(path, text).map_err(|err| {
-            CliError::user(format!(
-                "failed to write --metadata-file `{}`: {err}",
-                path.display()
-            ))
-        })?;
+        write_output(path, &text, "--metadata-file")?;
     }
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
         let tags: Vec<&str> = pushed.iter().map(|p| p.reference.as_str()).collect();
@@ -171,7 +223,20 @@ fn write_outputs(
     Ok(())
 }
 
+/// Writes a file shipimg reports into (`--iidfile`, `--metadata-file`), masked as the terminal
+/// is: whatever a script or a CI log reads from it never holds a registered secret.
+pub fn write_output(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
+    std::fs::write(path, crate::redact::redact(text)).map_err(|err| {
+        CliError::user(format!(
+            "failed to write {what} `{}`: {err}",
+            path.display()
+        ))
+    })
+}
+
+/// Appends to a CI file (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`), masked as [`write_output`].
 fn append(path: &std::ffi::OsStr, text: &str, what: &str) -> Result<(), CliError> {
+    let text = crate::redact::redact(text);
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -492,6 +557,22 @@ mod tests {
             text.contains("| `r/x` | `1.0`, `abc` | `sha256:d` | 2.0 KiB | 1.5 s |"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn files_shipimg_writes_are_masked_as_the_terminal_is() {
+        let secret = "written-file-canary-S3cr3t";
+        crate::redact::register_text(&secrecy::SecretString::from(secret));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("meta.json");
+        write_output(&file, &format!("{{\"image.name\": \"r/x:{secret}\"}}"), "x").unwrap();
+        let output = dir.path().join("github_output");
+        append(output.as_os_str(), &format!("tags=r/x:{secret}\n"), "y").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "{\"image.name\": \"r/x:****\"}"
+        );
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), "tags=r/x:****\n");
     }
 
     #[test]

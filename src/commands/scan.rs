@@ -8,7 +8,8 @@ use crate::engine::Engine;
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
-use crate::scan::{ScanSecret, scan_image};
+use crate::refusals::{Refusal, Refusals};
+use crate::scan::{Finding, ScanSecret, scan_image};
 
 /// Scans `args.image` for the given secrets and for credential files.
 pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -29,6 +30,7 @@ pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         });
     }
     for var in &args.secret_envs {
+        crate::child_env::register_secret_var(var);
         let value = std::env::var_os(var).ok_or_else(|| {
             CliError::user(format!("--secret-env `{var}`: the variable is not set"))
                 .with_hint("export it, or drop the flag")
@@ -57,7 +59,9 @@ pub enum ScanFor {
 }
 
 /// Runs the scan of `image` (a reference or an id) and reports it under `name`: findings as one
-/// line each (even under `-q`: the error points at them) and exit 3, or a clean line.
+/// line each (even under `-q`: the error points at them) and exit 3, or a clean line. A layer an
+/// earlier scan refused is refused again ([`crate::refusals`]), and the layers this scan refuses
+/// are remembered.
 pub async fn scan_and_report(
     engine: &Engine,
     image: &str,
@@ -78,7 +82,30 @@ pub async fn scan_and_report(
             ),
             other => CliError::user(format!("cannot scan `{name}`: {other}")),
         })?;
-    if report.findings.is_empty() {
+    let var = |name: &str| std::env::var(name).ok();
+    let refusals = crate::session::filesync::node_id_dir(&var).map(Refusals::in_dir);
+    let earlier = match refusals.as_ref().map(|r| r.earlier(&report.diff_ids)) {
+        Some(Ok(earlier)) => earlier,
+        Some(Err(err)) => {
+            printer.warn(&format!(
+                "{} (layers refused by earlier scans are not checked)",
+                crate::error::join_chain(&err.into())
+            ));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    // A layer this scan flags is shown with what it found now, not twice.
+    let earlier: Vec<Refusal> = earlier
+        .into_iter()
+        .filter(|r| {
+            !report
+                .findings
+                .iter()
+                .any(|f| f.layer.as_deref() == Some(r.diff_id.as_str()))
+        })
+        .collect();
+    if report.findings.is_empty() && earlier.is_empty() {
         printer.status(
             "Scanned",
             &format!(
@@ -93,17 +120,62 @@ pub async fn scan_and_report(
     for finding in &report.findings {
         printer.error_detail(&format!("  {finding}"));
     }
+    for refusal in &earlier {
+        let position = report.diff_ids.iter().position(|id| id == &refusal.diff_id);
+        printer.error_detail(&format!(
+            "  layer {} ({}) was refused by an earlier scan: {}",
+            position.map_or_else(|| "?".to_owned(), |p| (p + 1).to_string()),
+            refusal.diff_id,
+            refusal.finding
+        ));
+    }
+    if let Some(refusals) = &refusals
+        && let Err(err) = refusals.remember(&refused_layers(&report.findings))
+    {
+        printer.warn(&format!(
+            "{} (a later build that gets these layers from the cache is checked only for its own secrets)",
+            crate::error::join_chain(&err.into())
+        ));
+    }
     let next = match scan {
         ScanFor::Inspection => "rebuild it before pushing it anywhere",
         ScanFor::Push => "nothing was pushed",
     };
     Err(CliError::user(format!(
         "secret found in image `{name}`: {} finding(s), listed above",
-        report.findings.len()
+        report.findings.len() + earlier.len()
     ))
     .with_hint(format!(
         "mount secrets with `RUN --mount=type=secret` instead of copying them; {next}"
     ))
     .with_status(ExitStatus::SecretFound)
     .into())
+}
+
+/// The layers `findings` refuse, each once with its first finding: the path and what was found,
+/// masked, never the step (it may quote a value nobody registered) nor the layer's position.
+fn refused_layers(findings: &[Finding]) -> Vec<Refusal> {
+    let mut refused: Vec<Refusal> = Vec::new();
+    for finding in findings {
+        let Some(layer) = &finding.layer else {
+            continue;
+        };
+        if refused.iter().any(|r| &r.diff_id == layer) {
+            continue;
+        }
+        let shown = Finding {
+            step: None,
+            ..finding.clone()
+        }
+        .to_string();
+        // `layer 2 (sha256:...): `path`: secret `id`` -> what follows the layer.
+        let what = shown
+            .split_once("): ")
+            .map_or(shown.as_str(), |(_, what)| what);
+        refused.push(Refusal {
+            diff_id: layer.clone(),
+            finding: crate::redact::redact(what),
+        });
+    }
+    refused
 }

@@ -57,7 +57,8 @@ impl Verdict {
         if byte == 0 {
             return Some(Verdict::Clean);
         }
-        let kind = *crate::leak::shapes::CredentialKind::ALL.get(usize::from(byte & 0x7f).checked_sub(1)?)?;
+        let kind = *crate::leak::shapes::CredentialKind::ALL
+            .get(usize::from(byte & 0x7f).checked_sub(1)?)?;
         Some(if byte & 0x80 != 0 {
             Verdict::Embedded(kind)
         } else {
@@ -111,7 +112,11 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> T {
         cache.loaded = true;
         let var = |name: &str| std::env::var(name).ok();
         cache.file = crate::cache::dir(&var).map(|dir| dir.join("verdicts-v2"));
-        if let Some(file) = cache.file.as_ref().and_then(|f| std::fs::File::open(f).ok()) {
+        if let Some(file) = cache
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::File::open(f).ok())
+        {
             cache.entries = read(std::io::BufReader::new(file));
         }
     }
@@ -178,7 +183,12 @@ pub fn save() {
             return;
         };
         if cache.entries.len() > MAX_ENTRIES {
-            let drop: Vec<u64> = cache.entries.keys().skip(MAX_ENTRIES / 2).copied().collect();
+            let drop: Vec<u64> = cache
+                .entries
+                .keys()
+                .skip(MAX_ENTRIES / 2)
+                .copied()
+                .collect();
             for key in drop {
                 cache.entries.remove(&key);
             }
@@ -201,7 +211,10 @@ pub fn save() {
         match write() {
             Ok(()) => cache.dirty = false,
             Err(err) => {
-                tracing::debug!("cannot save the guard's verdicts to {}: {err}", file.display())
+                tracing::debug!(
+                    "cannot save the guard's verdicts to {}: {err}",
+                    file.display()
+                )
             }
         }
     });
@@ -221,7 +234,7 @@ mod tests {
                 crate::leak::shapes::TokenKind::GitLab,
             )),
         ] {
-            assert_eq!(Verdict::decode(&v.encode()), Some(v));
+            assert_eq!(Verdict::decode(v.encode()), Some(v));
         }
         assert_eq!(Verdict::decode(0x7f), None);
         let mut record = Vec::new();
@@ -231,7 +244,10 @@ mod tests {
         record.push(Verdict::LeftOut(CredentialKind::Netrc).encode());
         let read = read(&record[..]);
         assert_eq!(read.len(), 1);
-        assert_eq!(Verdict::decode(read[&7].1), Some(Verdict::LeftOut(CredentialKind::Netrc)));
+        assert_eq!(
+            Verdict::decode(read[&7].1),
+            Some(Verdict::LeftOut(CredentialKind::Netrc))
+        );
         assert_eq!(Verdict::decode(0xff), None);
     }
 }

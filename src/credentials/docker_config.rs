@@ -157,7 +157,8 @@ pub struct HelperOptions {
     /// How long a helper may take before it is killed.
     pub timeout: Duration,
     /// Where to look for `docker-credential-NAME`, in `PATH` syntax; `None`: the process's
-    /// `PATH`. The helper itself still inherits the process's environment.
+    /// `PATH`. The helper itself inherits the process's environment minus shipimg's secrets
+    /// ([`crate::child_env`]).
     pub search_path: Option<OsString>,
 }
 
@@ -523,9 +524,10 @@ async fn run_helper(
             host: target.host.clone(),
         });
     };
-    // The environment is inherited untouched: helpers need HOME, PATH, the D-Bus session and
-    // their own settings, and we add nothing.
-    let mut child = tokio::process::Command::new(&program)
+    // The environment is inherited minus shipimg's secrets: helpers need HOME, PATH, the D-Bus
+    // session and their own settings (AWS_* for the ECR helper), and we add nothing.
+    let mut command = tokio::process::Command::new(&program);
+    let mut child = crate::child_env::prepare(&mut command, crate::child_env::Inherit::All)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 
 pub mod docker_config;
 pub mod google;
+pub mod held;
 pub mod index;
 pub mod netrc;
 pub mod registry;
@@ -75,6 +76,8 @@ pub fn read_secret_file(id: &str, path: &Path) -> Result<LoadedSecret, SecretErr
 /// Reads a secret from an environment variable.
 pub fn read_secret_env(id: &str, var: &str) -> Result<LoadedSecret, SecretError> {
     use std::os::unix::ffi::OsStringExt;
+    // Named as a secret before it is even read: no child shipimg starts gets it.
+    crate::child_env::register_secret_var(var);
     let value = std::env::var_os(var).ok_or_else(|| SecretError::EnvUnset {
         id: id.to_owned(),
         var: var.to_owned(),

@@ -191,6 +191,20 @@ impl Engine {
         &self.docker
     }
 
+    /// Names image `id` as `reference` (`name:tag`; no tag means `latest`), moving the name
+    /// from any image that had it, as `docker tag` does.
+    pub async fn tag_image(&self, id: &str, reference: &str) -> Result<(), EngineError> {
+        let parsed = crate::registry::Reference::parse(reference);
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(parsed.written_name),
+            tag: Some(parsed.tag),
+        };
+        self.docker
+            .tag_image(id, Some(options))
+            .await
+            .map_err(self.api_error(&format!("tag {reference}")))
+    }
+
     fn api_error(&self, what: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + '_ {
         let what = what.to_owned();
         move |source| EngineError::Api {

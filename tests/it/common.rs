@@ -242,6 +242,17 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Whether the sandbox engine holds an image of this name.
+pub fn image_exists(reference: &str) -> bool {
+    Sandbox::get()
+        .docker()
+        .args(["image", "inspect", reference])
+        .output()
+        .expect("docker image inspect")
+        .status
+        .success()
+}
+
 /// Every path under `/ctx` in an image, relative, as `find` lists it.
 pub fn image_paths_under_ctx(sandbox: &Sandbox, image: &str) -> std::collections::BTreeSet<String> {
     let out = Outcome::of(sandbox.docker().args([
@@ -275,6 +286,40 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
+}
+
+/// A project whose Dockerfile is the sandbox's busybox and one `RUN` line.
+pub fn one_step_project(step: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {}\nRUN {step}\n", busybox()),
+    );
+    dir
+}
+
+/// Writes `docker-credential-NAME` into `dir`: it runs the shell lines `before`, then answers
+/// `get` for the sandbox registry with the sandbox's login, and for any other host as the
+/// docker CLI's helpers do when they hold nothing.
+pub fn sandbox_credential_helper(dir: &Path, name: &str, before: &str) {
+    let sandbox = Sandbox::get();
+    let file = format!("docker-credential-{name}");
+    write(
+        dir,
+        &file,
+        &format!(
+            "#!/bin/sh\n{before}[ \"$1\" = get ] || exit 1\nread host\n[ \"$host\" = \"{}\" ] || {{ echo \"credentials not found in native keychain\"; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{}\",\"Secret\":\"%s\"}}' \"$host\" \"$(cat '{}')\"\n",
+            sandbox.var("SANDBOX_REGISTRY"),
+            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+            sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")
+        ),
+    );
+    std::fs::set_permissions(
+        dir.join(file),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
 }
 
 /// The sandbox's tiny base image.

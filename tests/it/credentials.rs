@@ -9,8 +9,8 @@ use std::process::Command;
 use base64::Engine as _;
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, index_password, registry_password, repo_root,
-    shipimg, unique_image, write,
+    ImageGuard, Outcome, Sandbox, build_lock, index_password, one_step_project, registry_password,
+    repo_root, sandbox_credential_helper, shipimg, unique_image, write,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -522,4 +522,143 @@ fn a_broken_home_netrc_only_matters_to_a_build_that_mounts_the_netrc() {
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.starts_with("error: invalid netrc `"), "{out}");
     assert!(!out.stderr.contains("hunter2-canary"), "{out}");
+}
+
+/// Canary secrets in shipimg's own variables, for a spy child to never see.
+struct Canaries {
+    netrc_password: String,
+    registry_password: String,
+}
+
+impl Canaries {
+    fn new(what: &str) -> Self {
+        let pid = std::process::id();
+        Self {
+            netrc_password: format!("{what}-netrc-canary-{pid}-pw"),
+            registry_password: format!("{what}-registry-canary-{pid}-pw"),
+        }
+    }
+
+    /// `cmd` with `bin` first on PATH and the canaries in SHIPIMG_NETRC and
+    /// SHIPIMG_REGISTRY_PASSWORD.
+    fn apply<'c>(&self, cmd: &'c mut Command, bin: &Path) -> &'c mut Command {
+        cmd.env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env(
+            "SHIPIMG_NETRC",
+            format!(
+                "machine index.spy.invalid login acme password {}\n",
+                self.netrc_password
+            ),
+        )
+        .env("SHIPIMG_REGISTRY_PASSWORD", &self.registry_password)
+    }
+
+    /// The environment the spy dumped into `dump`, asserted to hold no canary, no `SHIPIMG_`
+    /// name and none of `also`.
+    fn assert_unseen(&self, dump: &Path, also: &[&str], out: &Outcome) -> String {
+        let seen = std::fs::read_to_string(dump)
+            .unwrap_or_else(|err| panic!("the spy never ran ({err})\n{out}"));
+        let canaries = [
+            self.netrc_password.as_str(),
+            &self.registry_password,
+            "SHIPIMG_",
+        ];
+        for value in canaries.iter().chain(also) {
+            assert!(!seen.contains(value), "the spy saw `{value}`:\n{seen}");
+        }
+        seen
+    }
+}
+
+/// A credential helper gets the environment minus shipimg's secrets: a spy helper, named in the
+/// docker config's `credHelpers` for the push registry, dumps what it was given. Nothing of the
+/// netrc, the registry password or a `--secret env=` variable reaches it, by value or by name;
+/// the variables tools need of their own (AWS_*, here) do.
+#[test]
+fn a_credential_helper_never_sees_a_secret_variable() {
+    let sandbox = Sandbox::get();
+    let registry = sandbox.var("SANDBOX_REGISTRY");
+    let pid = std::process::id();
+    let canaries = Canaries::new("helper");
+    let token = format!("spy-token-canary-{pid}-value");
+    let helpers = tempfile::tempdir().unwrap();
+    let dump = helpers.path().join("env-seen");
+    sandbox_credential_helper(
+        helpers.path(),
+        "spy",
+        &format!("env > '{}'\n", dump.display()),
+    );
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".docker/config.json",
+        &format!("{{\"credHelpers\":{{\"{registry}\":\"spy\"}}}}"),
+    );
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=tok,required=true wc -c /run/secrets/tok > /size && echo guard-paths-spy-{pid}"
+    ));
+    let tag = format!("{registry}/shipimg-test/spy-{pid}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let _lock = build_lock();
+    let out = Outcome::of(
+        canaries
+            .apply(&mut shipimg(home.path()), helpers.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env("SPY_TOKEN", &token)
+            .env("AWS_PROFILE", "spy-kept")
+            .current_dir(dir.path())
+            .args(["build", "--push", "--progress", "plain", "-t", &tag])
+            .args(["--secret", "id=tok,env=SPY_TOKEN"]),
+    )
+    .success();
+    let seen = canaries.assert_unseen(&dump, &[&token, "SPY_TOKEN"], &out);
+    assert!(seen.contains("AWS_PROFILE=spy-kept"), "{seen}");
+    assert!(
+        seen.contains(&format!("HOME={}", home.path().display())),
+        "{seen}"
+    );
+}
+
+/// `gcloud` gets the environment minus shipimg's secrets too, and keeps its own `CLOUDSDK_*`.
+/// A fake gcloud on PATH dumps what it was given and answers with a token; `push` to a Google
+/// registry asks it for the login before anything else, and then refuses the IMAGE argument
+/// that holds that very token, so the test needs no engine.
+#[test]
+fn gcloud_never_sees_a_secret_variable() {
+    let canaries = Canaries::new("gcloud");
+    let token = format!("ya29-gcloud-canary-{}", std::process::id());
+    let bin = tempfile::tempdir().unwrap();
+    let dump = bin.path().join("env-seen");
+    write(
+        bin.path(),
+        "gcloud",
+        &format!("#!/bin/sh\nenv > '{}'\necho {token}\n", dump.display()),
+    );
+    std::fs::set_permissions(
+        bin.path().join("gcloud"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(
+        canaries
+            .apply(&mut shipimg(home.path()), bin.path())
+            .env("CLOUDSDK_CONFIG", home.path().join("gcloud-config"))
+            .args([
+                "push",
+                &format!("europe-docker.pkg.dev/proj/repo/svc:{token}"),
+            ]),
+    )
+    .code(1);
+    assert!(
+        out.stderr
+            .contains("error: an IMAGE argument holds a secret shipimg was given"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(&token), "{out}");
+    let seen = canaries.assert_unseen(&dump, &[], &out);
+    assert!(seen.contains("CLOUDSDK_CONFIG="), "{seen}");
 }

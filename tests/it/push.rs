@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, interrupt, registry_password, repo_root, shipimg,
-    write,
+    ImageGuard, Outcome, Sandbox, build_lock, image_exists, interrupt, one_step_project,
+    registry_password, repo_root, sandbox_credential_helper, shipimg, write,
 };
 
 /// A repository of this test's own in the sandbox registry.
@@ -21,18 +21,21 @@ pub fn repository(what: &str) -> String {
     )
 }
 
-/// The digest the registry itself reports for `repo:tag`, asked with curl (the password goes
-/// on curl's stdin, not its command line).
-pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+/// `GET http://REGISTRY/v2/<path>` on the sandbox registry with its login, asked with curl (the
+/// password goes on curl's stdin, not its command line): the status line and headers, and the
+/// body.
+fn registry_get(repo: &str, path: &str, head: bool) -> (String, String) {
     let sandbox = Sandbox::get();
-    let (host, path) = repo.split_once('/').unwrap();
+    let (host, name) = repo.split_once('/').unwrap();
     let mut child = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-D", "-", "-I", "-K", "-"])
+        .args(["-s", "-D", "/dev/stderr", "-K", "-"])
+        .args(if head { &["-I"][..] } else { &[][..] })
         .arg("-H")
         .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
-        .arg(format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .arg(format!("http://{host}/v2/{name}/{path}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
@@ -44,7 +47,15 @@ pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
-    let headers = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The digest the registry itself reports for `repo:tag`.
+pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+    let (headers, _) = registry_get(repo, &format!("manifests/{tag}"), true);
     if !headers.starts_with("HTTP/1.1 200") {
         return None;
     }
@@ -52,6 +63,23 @@ pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
         .lines()
         .find_map(|l| l.strip_prefix("Docker-Content-Digest: "))
         .map(|d| d.trim().to_owned())
+}
+
+/// The tags the registry lists for `repo` (none when it does not know the repository).
+pub fn registry_tags(repo: &str) -> Vec<String> {
+    let (headers, body) = registry_get(repo, "tags/list", false);
+    if !headers.starts_with("HTTP/1.1 200") {
+        return Vec::new();
+    }
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    list["tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `shipimg build --push` of a small project, with the sandbox registry's login in the
@@ -492,20 +520,7 @@ fn push_with_a_credential_helper() {
     )
     .success();
     let helpers = tempfile::tempdir().unwrap();
-    write(
-        helpers.path(),
-        "docker-credential-shipimg-push",
-        &format!(
-            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\n[ \"$host\" = \"{registry}\" ] || {{ echo \"credentials not found in native keychain\"; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{}\",\"Secret\":\"%s\"}}' \"$host\" \"$(cat '{}')\"\n",
-            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
-            sandbox.var("SANDBOX_REGISTRY_PASSWORD_FILE")
-        ),
-    );
-    std::fs::set_permissions(
-        helpers.path().join("docker-credential-shipimg-push"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    sandbox_credential_helper(helpers.path(), "shipimg-push", "");
     let home = tempfile::tempdir().unwrap();
     write(
         home.path(),
@@ -582,7 +597,19 @@ fn a_leaky_image_is_never_pushed() {
         "{out}"
     );
     assert_eq!(registry_digest(&repo, "1"), None, "nothing was pushed");
+    assert!(
+        !image_exists(&tag),
+        "the refused image is not tagged as the push target\n{out}"
+    );
 
+    // Built again without --push (from the cache), `shipimg scan` says the same.
+    Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .current_dir(dir.path())
+            .args(["build", "-q", "--secret", "id=tok,src=tok", "-t", &tag]),
+    )
+    .success();
     let scan = Outcome::of(
         shipimg(home.path())
             .env("DOCKER_HOST", sandbox.docker_host())
@@ -636,8 +663,12 @@ fn interrupt_during_the_scan_stops_at_once_and_pushes_nothing() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     let mut line = String::new();
-    // The build is over when the engine reports the tag; the scan starts right after.
-    while !seen.contains("Successfully tagged") && !seen.contains("naming to") {
+    // The build is over when the engine has written the image (with --push it is tagged only
+    // after the scan); the scan starts right after.
+    while !seen
+        .lines()
+        .any(|l| l.contains("writing image") && l.ends_with(" done"))
+    {
         line.clear();
         if stderr.read_line(&mut line).unwrap() == 0 {
             panic!("shipimg ended before the scan\n{seen}");
@@ -666,4 +697,251 @@ fn interrupt_during_the_scan_stops_at_once_and_pushes_nothing() {
         None,
         "nothing reaches the registry"
     );
+}
+
+/// A netrc for a made-up index, with this password.
+fn netrc_with(password: &str) -> String {
+    format!("machine index.guard-paths.invalid login acme password {password}\n")
+}
+
+/// Unique to this test run, the same for every build in it: a second build hits the cache.
+fn run_nonce() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}-{}", std::process::id(), now.as_nanos())
+}
+
+/// `build -t X` never scans, so `push X` must: with the netrc it finds in `~/.netrc`, as a build
+/// would, it refuses the image (exit 3) and the registry gets no tag. `--no-scan` is the explicit
+/// way through, and says so.
+#[test]
+fn push_scans_with_the_implicit_netrc_and_refuses_a_leaky_image() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=netrc,target=/root/.netrc,required=true cp /root/.netrc /etc/x && echo guard-paths-push-{}",
+        run_nonce()
+    ));
+    let password = format!("push-scan-canary-{}-pw", std::process::id());
+    let home = tempfile::tempdir().unwrap();
+    write(home.path(), ".netrc", &netrc_with(&password));
+    let repo = repository("push-scan");
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .current_dir(dir.path())
+            .args(["build", "-q", "-t", &tag]),
+    )
+    .success();
+    let push = || {
+        let mut cmd = shipimg(home.path());
+        cmd.env("DOCKER_HOST", sandbox.docker_host())
+            .env(
+                "SHIPIMG_REGISTRY_USERNAME",
+                sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+            )
+            .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox))
+            .args(["push", "--progress", "plain"]);
+        cmd
+    };
+    let out = Outcome::of(push().arg(&tag)).code(3);
+    assert!(
+        out.stderr
+            .contains(&format!("error: secret found in image `{tag}`")),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("`etc/x`")
+            && out
+                .stderr
+                .contains("netrc password for index.guard-paths.invalid"),
+        "names the file and the secret\n{out}"
+    );
+    assert!(!out.stderr.contains(&password) && !out.stdout.contains(&password));
+    assert_eq!(registry_tags(&repo), Vec::<String>::new(), "{out}");
+
+    let out = Outcome::of(push().args(["--no-scan", &tag])).success();
+    assert!(
+        out.stderr
+            .contains("warning: --no-scan: pushing without the leak scan"),
+        "{out}"
+    );
+    assert_eq!(registry_tags(&repo), ["1"]);
+}
+
+/// A refused `build --push` leaves nothing a script could pick up: no tag under the push name
+/// (it is set only after the scan), and no `--iidfile` or `--metadata-file`, not even the ones
+/// an earlier run wrote.
+#[test]
+fn a_refused_build_push_leaves_no_tag_and_no_result_files() {
+    let _lock = build_lock();
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=tok,required=true cp /run/secrets/tok /leaked && echo guard-paths-files-{}",
+        run_nonce()
+    ));
+    write(
+        dir.path(),
+        "tok",
+        &format!("files-canary-{}-value", std::process::id()),
+    );
+    let repo = repository("refused-files");
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let iid = home.path().join("iid");
+    let meta = home.path().join("meta.json");
+    std::fs::write(&iid, "sha256:from-an-earlier-run").unwrap();
+    std::fs::write(&meta, "{}").unwrap();
+    let out = Outcome::of(
+        build_push(dir.path(), home.path(), &[&tag])
+            .args([
+                "--progress",
+                "plain",
+                "--secret",
+                "id=tok,src=tok",
+                "--iidfile",
+            ])
+            .arg(&iid)
+            .arg("--metadata-file")
+            .arg(&meta),
+    )
+    .code(3);
+    assert!(!image_exists(&tag), "{out}");
+    assert!(!iid.exists() && !meta.exists(), "{out}");
+    assert_eq!(registry_tags(&repo), Vec::<String>::new());
+}
+
+/// Builds the project in `dir` with `--push`, serving `netrc` as the index netrc from
+/// SHIPIMG_NETRC.
+fn build_push_with_netrc(dir: &Path, home: &Path, tag: &str, netrc: &str) -> Outcome {
+    Outcome::of(
+        build_push(dir, home, &[tag])
+            .env("SHIPIMG_NETRC", netrc)
+            .args(["--progress", "plain"]),
+    )
+}
+
+/// Two builds of one project with two netrcs: the second gets the first's leaky layer from
+/// BuildKit's cache (a secret is not part of a step's cache key) and holds only the second
+/// password, yet is refused for what the first scan found; neither password reaches the
+/// registry.
+fn a_cached_leak_is_refused_again(what: &str, step: &str) {
+    let _lock = build_lock();
+    let dir = one_step_project(&format!(
+        "--mount=type=secret,id=netrc,target=/root/.netrc,required=true {step} && echo guard-paths-{what}-{}",
+        run_nonce()
+    ));
+    let repo = repository(what);
+    let tag = format!("{repo}:1");
+    let _guard = ImageGuard::new([tag.clone()]);
+    // One machine: both builds share shipimg's cache directory.
+    let home = tempfile::tempdir().unwrap();
+    let passwords = [
+        format!("first-{what}-{}-pw", std::process::id()),
+        format!("second-{what}-{}-pw", std::process::id()),
+    ];
+    let first =
+        build_push_with_netrc(dir.path(), home.path(), &tag, &netrc_with(&passwords[0])).code(3);
+    assert!(first.stderr.contains("netrc password for"), "{first}");
+    assert_eq!(registry_tags(&repo), Vec::<String>::new(), "{first}");
+
+    let second =
+        build_push_with_netrc(dir.path(), home.path(), &tag, &netrc_with(&passwords[1])).code(3);
+    assert!(
+        second.stderr.contains("CACHED"),
+        "the step came from the cache\n{second}"
+    );
+    assert!(
+        second.stderr.contains(&format!(
+            "was refused by an earlier scan: {}",
+            if what.contains("password") {
+                "`etc/p`: secret `netrc password for index.guard-paths.invalid`"
+            } else {
+                "`etc/x`: secret `netrc password for index.guard-paths.invalid`"
+            }
+        )),
+        "{second}"
+    );
+    for out in [&first, &second] {
+        for password in &passwords {
+            assert!(
+                !out.stderr.contains(password) && !out.stdout.contains(password),
+                "{out}"
+            );
+        }
+    }
+    assert_eq!(registry_tags(&repo), Vec::<String>::new(), "{second}");
+    assert!(!image_exists(&tag));
+}
+
+#[test]
+fn a_cached_layer_holding_an_earlier_netrc_is_refused_again() {
+    a_cached_leak_is_refused_again("cached-netrc", "cp /root/.netrc /etc/x");
+}
+
+#[test]
+fn a_cached_layer_holding_an_earlier_password_is_refused_again() {
+    a_cached_leak_is_refused_again(
+        "cached-password",
+        "awk '/password/{print $NF}' /root/.netrc > /etc/p",
+    );
+}
+
+/// A held secret as a tag, a label or a pushed name is refused before anything is built or
+/// pushed: one line naming where it was given, never the value.
+#[test]
+fn a_secret_in_a_tag_or_label_stops_before_the_build() {
+    let sandbox = Sandbox::get();
+    let dir = small_project("secret-tag");
+    let repo = repository("secret-tag");
+    let password = format!("tagcanary{}x", std::process::id());
+    let netrc = netrc_with(&password);
+    let home = tempfile::tempdir().unwrap();
+    let refused = |out: &Outcome, given_as: &str| {
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(
+            errors,
+            [format!(
+                "error: {given_as} holds a secret shipimg was given (not shown here)"
+            )],
+            "{out}"
+        );
+        assert!(out.stderr.contains("hint: "), "{out}");
+        assert!(!out.stderr.contains(&password) && !out.stdout.contains(&password));
+        assert!(
+            !out.stderr.contains("exporting to image"),
+            "no build\n{out}"
+        );
+    };
+    let out = build_push_with_netrc(
+        dir.path(),
+        home.path(),
+        &format!("{repo}:{password}"),
+        &netrc,
+    )
+    .code(1);
+    refused(&out, "a `-t` tag");
+    let out = Outcome::of(
+        build_push(dir.path(), home.path(), &[&format!("{repo}:ok")])
+            .env("SHIPIMG_NETRC", &netrc)
+            .args(["--label", &format!("built.by=ci-{password}")]),
+    )
+    .code(1);
+    refused(&out, "a `--label` value");
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .env("SHIPIMG_NETRC", &netrc)
+            .args(["push", &format!("{repo}:{password}")]),
+    )
+    .code(1);
+    refused(&out, "an IMAGE argument");
+    assert!(!registry_tags(&repo).contains(&password));
 }

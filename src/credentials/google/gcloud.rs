@@ -1,8 +1,8 @@
 //! The last resort: `gcloud auth print-access-token`, the user's gcloud login.
 //!
 //! `google-cloud-auth` does not call gcloud, so this is ours. gcloud runs with the host
-//! environment (plus `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, nothing secret), stdin closed, in its own
-//! process group: a reauthentication prompt on the terminal stops it instead of hanging us, and
+//! environment minus shipimg's secrets ([`crate::child_env`]; its `CLOUDSDK_*` stay) plus
+//! `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, with stdin closed, in its own process group: a reauthentication prompt on the terminal stops it instead of hanging us, and
 //! at the time limit the whole group (gcloud's Python under its shell wrapper) is killed.
 
 use std::ffi::{OsStr, OsString};
@@ -59,7 +59,7 @@ pub(crate) async fn print_access_token(
 /// gcloud's children keep its pipes open.
 fn run(program: &Path, path: Option<OsString>, timeout: Duration) -> Result<SecretString, Fetch> {
     let mut command = Command::new(program);
-    command
+    crate::child_env::prepare(&mut command, crate::child_env::Inherit::All)
         .args(["auth", "print-access-token"])
         .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
         .stdin(Stdio::null())
