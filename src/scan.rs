@@ -304,24 +304,17 @@ impl Read for BodyReader {
     }
 }
 
-/// Every form of every secret in one automaton, and the shape detectors' anchors in another:
-/// an anchor must never hide a secret that overlaps it, as it would in one leftmost automaton.
+/// Every form of every secret, in one automaton. The shape detectors' anchors have their own
+/// ([`shapes::may_hold_credential`]): in one leftmost automaton an anchor could hide a secret
+/// that overlaps it.
 struct Needles {
     /// `None` when there is no secret to look for.
     secrets: Option<AhoCorasick>,
-    anchors: AhoCorasick,
     /// Pattern index -> secret id.
     ids: Vec<String>,
     /// Longest needle, in bytes.
     longest: usize,
 }
-
-static ANCHORS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(shapes::ANCHORS)
-        .expect("literal patterns always build")
-});
 
 impl Needles {
     fn new(secrets: &[ScanSecret]) -> Self {
@@ -355,7 +348,6 @@ impl Needles {
         }
         Self {
             secrets: automaton,
-            anchors: ANCHORS.clone(),
             ids,
             longest,
         }
@@ -370,11 +362,6 @@ impl Needles {
                 found.insert(m.pattern().as_usize());
             }
         }
-    }
-
-    /// Whether a shape detector could fire on `haystack`.
-    fn anchored(&self, haystack: &[u8]) -> bool {
-        self.anchors.is_match(haystack)
     }
 
     /// `text` with every secret's forms replaced by `****`.
@@ -715,8 +702,8 @@ fn scan_layer_tar(
             let total = keep + n;
             let window = &buf[..total];
             needles.find_in(window, &mut scratch, &mut found);
-            if needles.anchored(window) {
-                let complete = first && n as u64 == size;
+            let complete = first && n as u64 == size;
+            if shapes::may_hold_credential(window, complete) {
                 let binary = first && memchr::memchr(0, &window[..total.min(8192)]).is_some();
                 if !binary {
                     shaped.extend(shapes::detect(name.as_bytes(), window, complete));

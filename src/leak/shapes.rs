@@ -23,9 +23,9 @@
 //! application; the scan refuses the push either way.
 //!
 //! Detectors run on text the caller already holds: the whole file when it is small
-//! ([`detect`] with `complete`), or a window of it. [`ANCHORS`] are literals at least one of
-//! which occurs in any text a detector can fire on, so a caller that searches for them anyway
-//! (the scan's single automaton pass) runs the detectors only where they can matter.
+//! ([`detect`] with `complete`), or a window of it. Each detector has anchors, literals at least
+//! one of which occurs in any text it can fire on: one pass of a small automaton
+//! ([`may_hold_credential`]) decides which detectors run at all.
 
 use std::sync::LazyLock;
 
@@ -155,35 +155,83 @@ pub struct Detection {
     pub whole_file: bool,
 }
 
-/// Literals one of which occurs in any text a detector can fire on.
-pub const ANCHORS: &[&[u8]] = &[
-    b"password",
-    b"PASSWORD",
-    b"Password",
-    b"\"auth",
-    b"private_key",
-    b"refresh_token",
-    b"PRIVATE KEY-----",
-    b"_auth",
-    b"_password",
-    b"://",
-    b"ya29.",
-    b"ghp_",
-    b"gho_",
-    b"ghu_",
-    b"ghs_",
-    b"ghr_",
-    b"github_pat_",
-    b"glpat-",
-    b"AKIA",
-    b"ASIA",
-    // `.env` keys: `SECRET_KEY=`, `API_TOKEN=`, `DB_PASS=`, `STRIPE_KEY=`.
-    b"SECRET",
-    b"TOKEN",
-    b"PASS",
-    b"KEY=",
-    b"_PWD",
+/// Literals one of which occurs in any text a detector can fire on, each with the detectors it
+/// wakes. Few enough, and case-sensitive, for aho-corasick's SIMD searcher; where one anchor
+/// is inside another (`password` in `_password`), the longer wakes both detectors.
+const ANCHORS: &[(&str, u32)] = &[
+    ("password", NETRC | NPM),
+    ("PASSWORD", NETRC),
+    ("Password", NETRC),
+    ("_password", NETRC | NPM),
+    ("\"auth", DOCKER),
+    ("_auth", NPM),
+    ("private_key", GOOGLE),
+    ("refresh_token", GOOGLE),
+    ("PRIVATE KEY-----", PEM),
+    ("://", URL),
+    ("ya29.", TOKENS),
+    ("ghp_", TOKENS),
+    ("gho_", TOKENS),
+    ("ghu_", TOKENS),
+    ("ghs_", TOKENS),
+    ("ghr_", TOKENS),
+    ("github_pat_", TOKENS),
+    ("glpat-", TOKENS),
+    ("AKIA", TOKENS),
+    ("ASIA", TOKENS),
 ];
+
+const NETRC: u32 = 1;
+const DOCKER: u32 = 1 << 1;
+const GOOGLE: u32 = 1 << 2;
+const PEM: u32 = 1 << 3;
+const NPM: u32 = 1 << 4;
+const URL: u32 = 1 << 5;
+const TOKENS: u32 = 1 << 6;
+
+static ANCHOR_AUTOMATON: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(ANCHORS.iter().map(|(a, _)| a))
+        .expect("literal patterns always build")
+});
+
+/// Whether a detector could fire on `text`, the contents of a file (`complete` when that is
+/// all of it): one pass of a small automaton, so that a caller holding text anyway (the scan)
+/// runs [`detect`] only where it can matter.
+pub fn may_hold_credential(text: &[u8], complete: bool) -> bool {
+    ANCHOR_AUTOMATON.is_match(text) || (complete && dotenv_candidate(text))
+}
+
+/// The detectors `text` wakes.
+fn woken(text: &[u8]) -> u32 {
+    let mut woken = 0;
+    for m in ANCHOR_AUTOMATON.find_iter(text) {
+        woken |= ANCHORS[m.pattern().as_usize()].1;
+    }
+    woken
+}
+
+/// Whether the first line that is not blank or a comment is a `KEY=value` assignment, as in
+/// every `.env` file: a check of a few bytes, before the whole-file one.
+fn dotenv_candidate(text: &[u8]) -> bool {
+    let Some(line) = text
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|l| !l.is_empty() && !l.starts_with(b"#"))
+    else {
+        return false;
+    };
+    let line = line
+        .strip_prefix(b"export ")
+        .unwrap_or(line)
+        .trim_ascii_start();
+    let key = line
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        .count();
+    key > 0 && !line[0].is_ascii_digit() && line.get(key) == Some(&b'=')
+}
 
 /// Names whose purpose is configuration that may carry credentials: any credential in one is
 /// its whole purpose (a `pip.conf` is left out, not reported).
@@ -214,7 +262,8 @@ pub fn detect(name: &[u8], text: &[u8], complete: bool) -> Vec<Detection> {
             found.push(detection);
         }
     };
-    if has(text, b"password") {
+    let woken = woken(text);
+    if woken & NETRC != 0 && has(text, b"password") {
         if let Some(whole) = netrc(text, complete) {
             push(CredentialKind::Netrc, whole);
         }
@@ -222,33 +271,36 @@ pub fn detect(name: &[u8], text: &[u8], complete: bool) -> Vec<Detection> {
             push(CredentialKind::Pypirc, true);
         }
     }
-    if has(text, b"\"auth")
+    if woken & DOCKER != 0
         && let Some(whole) = docker_config(text, complete)
     {
         push(CredentialKind::DockerConfig, whole);
     }
-    if (has(text, b"private_key") || has(text, b"refresh_token"))
+    if woken & GOOGLE != 0
         && let Some(whole) = google_key(text, complete)
     {
         push(CredentialKind::GoogleCredentials, whole);
     }
-    if has(text, b"PRIVATE KEY-----")
+    if woken & PEM != 0
+        && has(text, b"PRIVATE KEY-----")
         && let Some(whole) = private_key(text, complete)
     {
         push(CredentialKind::PrivateKey, whole);
     }
-    if (has(text, b"_auth") || has(text, b"_password")) && npmrc(text) {
+    if woken & NPM != 0 && npmrc(text) {
         push(CredentialKind::Npmrc, complete && name == b".npmrc");
     }
-    if complete && dotenv(name, text) {
+    if complete && dotenv_candidate(text) && dotenv(name, text) {
         push(CredentialKind::DotEnv, true);
     }
-    if has(text, b"://") && url_credentials(text) {
+    if woken & URL != 0 && url_credentials(text) {
         push(CredentialKind::UrlCredentials, false);
     }
-    for (kind, token) in tokens(text) {
-        let whole = complete && text.trim_ascii() == token;
-        push(CredentialKind::Token(kind), whole);
+    if woken & TOKENS != 0 {
+        for (kind, token) in tokens(text) {
+            let whole = complete && text.trim_ascii() == token;
+            push(CredentialKind::Token(kind), whole);
+        }
     }
     found
 }
