@@ -15,6 +15,8 @@
 //! the tar        values          and cancel     we serve       masked        error.rs
 //!                                              (file sync,
 //! scan.rs: the leak scan of an exported image;  secrets, auth)
+//! leak/: what a credential is, once: a secret's forms (scan and masking), the shape detectors
+//! (context guard and scan), credentials in URLs, placeholders; cache.rs: shipimg's cache dir
 //! refusals.rs: the layers scans refused, remembered; credentials/held.rs: what the scan looks
 //! for; child_env.rs: the environment children (helpers, gcloud, git) get, minus secrets
 //! init/: what `shipimg init` writes; lint.rs: the Dockerfile secret lint
