@@ -693,6 +693,10 @@ fn scan_layer_tar(
         }
         let mut keep = 0;
         let mut first = true;
+        // Binary files (a NUL in the first 8 KiB: libraries, `.pyc`, archives) are searched
+        // for held secrets but not by shape: no credential file is binary, and libraries ship
+        // self-test keys (gnutls does).
+        let mut binary = false;
         loop {
             let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
             if n == 0 {
@@ -703,11 +707,11 @@ fn scan_layer_tar(
             let window = &buf[..total];
             needles.find_in(window, &mut scratch, &mut found);
             let complete = first && n as u64 == size;
-            if shapes::may_hold_credential(window, complete) {
-                let binary = first && memchr::memchr(0, &window[..total.min(8192)]).is_some();
-                if !binary {
-                    shaped.extend(shapes::detect(name.as_bytes(), window, complete));
-                }
+            if first {
+                binary = memchr::memchr(0, &window[..total.min(8192)]).is_some();
+            }
+            if !binary && shapes::may_hold_credential(window, complete) {
+                shaped.extend(shapes::detect(name.as_bytes(), window, complete));
             }
             first = false;
             keep = overlap.min(total);
@@ -1337,6 +1341,23 @@ mod tests {
                 ("app/settings.py".to_owned(), false),
             ]
         );
+    }
+
+    #[test]
+    fn binary_files_are_searched_for_secrets_but_not_by_shape() {
+        // A library with a self-test key well past its first chunk, as gnutls ships one.
+        let mut lib = b"\x7fELF\x02\x01\x01\x00".to_vec();
+        lib.resize(600 * 1024, 0);
+        lib.extend_from_slice(crate::leak::shapes::tests::pem_key("RSA ").as_bytes());
+        lib.extend_from_slice(TOKEN);
+        let archive = save(
+            &[layer(&[("usr/lib/libx.so", &lib)])],
+            &["RUN x"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        let kinds: Vec<&FindingKind> = report.findings.iter().map(|f| &f.what).collect();
+        assert_eq!(kinds, [&FindingKind::Secret { id: "tok".into() }]);
     }
 
     #[test]

@@ -152,14 +152,21 @@ pub async fn scan_and_report(
     .into())
 }
 
-/// The layers `findings` refuse, each once with its first finding: the path and what was found,
+/// The layers `findings` refuse, each once with its first held-secret finding: the path and what was found,
 /// masked, never the step (it may quote a value nobody registered) nor the layer's position.
+///
+/// Only layers refused for a held secret's value are remembered: that is what a later scan,
+/// holding other values, could miss. A credential found by its shape is found again by any
+/// later scan, and remembering it would keep refusing a layer after a detector learned better.
 fn refused_layers(findings: &[Finding]) -> Vec<Refusal> {
     let mut refused: Vec<Refusal> = Vec::new();
     for finding in findings {
         let Some(layer) = &finding.layer else {
             continue;
         };
+        if !matches!(finding.what, crate::scan::FindingKind::Secret { .. }) {
+            continue;
+        }
         if refused.iter().any(|r| &r.diff_id == layer) {
             continue;
         }
