@@ -95,14 +95,15 @@ pub async fn scan_and_report(
         }
         None => Vec::new(),
     };
-    // A layer this scan flags is shown with what it found now, not twice.
+    // A layer this scan finds a held secret in is shown with what it found now, not twice; one
+    // it flags only by a credential's shape also shows which earlier secret it held.
     let earlier: Vec<Refusal> = earlier
         .into_iter()
         .filter(|r| {
-            !report
-                .findings
-                .iter()
-                .any(|f| f.layer.as_deref() == Some(r.diff_id.as_str()))
+            !report.findings.iter().any(|f| {
+                f.layer.as_deref() == Some(r.diff_id.as_str())
+                    && matches!(f.what, crate::scan::FindingKind::Secret { .. })
+            })
         })
         .collect();
     if report.findings.is_empty() && earlier.is_empty() {
