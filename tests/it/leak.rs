@@ -152,3 +152,45 @@ fn a_secret_in_the_forms_real_tools_write_never_reaches_the_registry() {
         );
     }
 }
+
+/// A failing step that prints the mounted netrc in base64, wrapped at 76 columns as `base64`
+/// writes it: no line of it, the short tail included, reaches the terminal.
+#[test]
+fn a_failing_step_that_prints_a_wrapped_secret_shows_no_piece_of_it() {
+    let _lock = build_lock();
+    let sandbox = Sandbox::get();
+    let dir = tempfile::tempdir().unwrap();
+    let netrc = format!(
+        "machine index.leak-mask.invalid login acme password Mask-{}-Zq8xT2pLw9vRk3mN7bV5cX1zQ4wE6r\n",
+        std::process::id()
+    );
+    write(dir.path(), "netrc", &netrc);
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN --mount=type=secret,id=netrc,target=/root/.netrc base64 /root/.netrc && echo leak-mask-{} && false\n",
+            sandbox.var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .current_dir(dir.path())
+            .args(["build", "--progress", "plain", "--netrc", "netrc", "."]),
+    );
+    assert_ne!(out.code, Some(0), "{out}");
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &netrc);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains(&format!("leak-mask-{}", std::process::id())),
+        "the step ran\n{out}"
+    );
+    for piece in encoded.as_bytes().chunks(76) {
+        let piece = String::from_utf8_lossy(piece);
+        let piece = piece.trim_end_matches('=');
+        assert!(!all.contains(piece), "`{piece}` was printed\n{out}");
+    }
+}
