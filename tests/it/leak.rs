@@ -2,21 +2,13 @@
 //! that are not this build's values, and this build's values in the forms real tools write.
 //! Each asserts on what reached the registry.
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, registry_password, shipimg, write};
+use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, shipimg, write};
 use crate::push::{registry_digest, repository};
 
-/// `shipimg build --push` of `dir` with the sandbox registry's login.
+/// `shipimg build --push -t TAG --progress plain` of `dir`, with the sandbox registry's login.
 fn build_push(dir: &std::path::Path, home: &std::path::Path, tag: &str) -> std::process::Command {
-    let sandbox = Sandbox::get();
-    let mut cmd = shipimg(home);
-    cmd.env("DOCKER_HOST", sandbox.docker_host())
-        .env(
-            "SHIPIMG_REGISTRY_USERNAME",
-            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
-        )
-        .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox))
-        .current_dir(dir)
-        .args(["build", "--push", "--progress", "plain", "-t", tag]);
+    let mut cmd = crate::push::build_push(dir, home, &[tag]);
+    cmd.args(["--progress", "plain"]);
     cmd
 }
 

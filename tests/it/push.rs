@@ -84,7 +84,7 @@ pub fn registry_tags(repo: &str) -> Vec<String> {
 
 /// `shipimg build --push` of a small project, with the sandbox registry's login in the
 /// environment.
-fn build_push(dir: &Path, home: &Path, tags: &[&str]) -> Command {
+pub fn build_push(dir: &Path, home: &Path, tags: &[&str]) -> Command {
     let sandbox = Sandbox::get();
     let mut cmd = shipimg(home);
     cmd.env("DOCKER_HOST", sandbox.docker_host())
