@@ -693,9 +693,9 @@ fn scan_layer_tar(
         }
         let mut keep = 0;
         let mut first = true;
-        // Binary files (a NUL in the first 8 KiB: libraries, `.pyc`, archives) are searched
-        // for held secrets but not by shape: no credential file is binary, and libraries ship
-        // self-test keys (gnutls does).
+        // Binary files (a NUL in the first 8 KiB: libraries, `.pyc`, archives) get only the
+        // rules that are not noisy: libraries ship self-test keys (gnutls does), but a netrc
+        // with a NUL put in front of it is still found.
         let mut binary = false;
         loop {
             let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
@@ -708,10 +708,13 @@ fn scan_layer_tar(
             needles.find_in(window, &mut scratch, &mut found);
             let complete = first && n as u64 == size;
             if first {
-                binary = memchr::memchr(0, &window[..total.min(8192)]).is_some();
+                binary = shapes::is_binary(window);
             }
-            if !binary && shapes::may_hold_credential(window, complete) {
-                shaped.extend(shapes::detect(name.as_bytes(), window, complete));
+            if shapes::may_hold_credential(window, complete) {
+                shaped.extend(match binary {
+                    true => shapes::detect_binary(name.as_bytes(), window, complete),
+                    false => shapes::detect(name.as_bytes(), window, complete),
+                });
             }
             first = false;
             keep = overlap.min(total);
@@ -1358,6 +1361,25 @@ mod tests {
         let report = scan(&archive, &[secret("tok", TOKEN, None)]);
         let kinds: Vec<&FindingKind> = report.findings.iter().map(|f| &f.what).collect();
         assert_eq!(kinds, [&FindingKind::Secret { id: "tok".into() }]);
+        // A NUL in front of a netrc does not hide it.
+        let hidden = b"\0\0machine idx login acme password Zq8xT2pLw9vR\n".to_vec();
+        let archive = save(
+            &[layer(&[("etc/x", &hidden)])],
+            &["RUN x"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        assert!(
+            report.findings.iter().any(|f| matches!(
+                f.what,
+                FindingKind::Credential {
+                    kind: CredentialKind::Netrc,
+                    ..
+                }
+            )),
+            "{:?}",
+            report.findings
+        );
     }
 
     #[test]

@@ -64,16 +64,16 @@ fn is_dotenv_variant(name: &[u8]) -> bool {
 }
 
 /// What a file's content says: the detections of [`shapes::detect`] on `head`, the file's first
-/// [`CONTENT_PEEK`] bytes (`complete` when that is the whole file). Binary files hold no
-/// credential a detector knows, and are not read further.
+/// [`CONTENT_PEEK`] bytes (`complete` when that is the whole file). Binary files get only the
+/// rules that are not noisy ([`shapes::detect_binary`]).
 pub fn classify_content(rel_path: &[u8], head: &[u8], complete: bool) -> Vec<Detection> {
-    if memchr::memchr(0, &head[..head.len().min(8192)]).is_some() {
-        return Vec::new();
-    }
     let name = match rel_path.iter().rposition(|&b| b == b'/') {
         Some(i) => &rel_path[i + 1..],
         None => rel_path,
     };
+    if shapes::is_binary(head) {
+        return shapes::detect_binary(name, head, complete);
+    }
     shapes::detect(name, head, complete)
 }
 

@@ -121,6 +121,17 @@ impl CredentialKind {
         }
     }
 
+    /// Whether the rule is one of the noisy ones (private keys, tokens, URLs with credentials):
+    /// libraries and packages ship test keys, example tokens and documented URLs, so these rules
+    /// are not run on binary files. The others (netrc, docker config, Google keys, npm, pypirc,
+    /// dotenv) match whole credential structures and run on every file.
+    pub fn is_noisy(self) -> bool {
+        matches!(
+            self,
+            CredentialKind::PrivateKey | CredentialKind::Token(_) | CredentialKind::UrlCredentials
+        )
+    }
+
     /// The rule's name, as docs/leak-guard.md lists it.
     pub fn rule(self) -> &'static str {
         match self {
@@ -245,6 +256,20 @@ fn is_config_name(name: &[u8]) -> Option<CredentialKind> {
     }
 }
 
+/// [`detect`] for a binary file (a NUL byte in its first 8 KiB: a library, a `.pyc`, an
+/// archive): only the rules that are not [noisy](CredentialKind::is_noisy). A credential file
+/// with a NUL byte put in front of it is still a credential file.
+pub fn detect_binary(name: &[u8], text: &[u8], complete: bool) -> Vec<Detection> {
+    let mut found = detect(name, text, complete);
+    found.retain(|d| !d.kind.is_noisy());
+    found
+}
+
+/// Whether `head`, a file's first bytes, says the file is binary: a NUL in its first 8 KiB.
+pub fn is_binary(head: &[u8]) -> bool {
+    memchr::memchr(0, &head[..head.len().min(8192)]).is_some()
+}
+
 /// Every credential in `text`, the contents of the file `name` (its last path component).
 /// `complete` says `text` is the whole file: only then can the file's whole purpose be judged
 /// (a netrc, a dotenv, a JSON key); otherwise only embedded credentials are looked for.
@@ -345,7 +370,9 @@ fn netrc(text: &[u8], complete: bool) -> Option<bool> {
         return None;
     }
     // Quotes and `;` split too: a netrc echoed by a script (`echo 'machine h ...' > ~/.netrc`).
-    let split = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b';');
+    let split = |b: &u8| {
+        b.is_ascii_whitespace() || b.is_ascii_control() || matches!(b, b'\'' | b'"' | b'`' | b';')
+    };
     let tokens: Vec<&[u8]> = text.split(split).filter(|t| !t.is_empty()).collect();
     let mut real = false;
     let mut netrc_tokens = 0usize;

@@ -43,6 +43,8 @@ fn credentials_that_are_not_this_builds_values_never_reach_the_registry() {
             "prod.env",
             "DEBUG=0\nDB_PASSWORD=Zq8xT2pLw9vRk3mN\n".to_owned(),
         ),
+        // A NUL byte in front makes it look binary; it is still a netrc.
+        ("blob.dat", format!("\0\0{netrc}")),
     ];
     for (name, text) in &left_out {
         write(dir.path(), name, text);
