@@ -35,6 +35,7 @@ pub mod context;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod hex;
 pub mod init;
 pub mod labels;
 pub mod leak;

@@ -225,7 +225,7 @@ fn context_host(config_dir: Option<&Path>, name: &str) -> Result<String, CliErro
     let dir = config_dir.ok_or_else(missing)?;
     // The CLI stores each context under the hex SHA-256 of its name.
     let digest = Sha256::digest(name.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hex::encode(&digest);
     let path = dir
         .join("contexts")
         .join("meta")
@@ -267,10 +267,7 @@ mod tests {
     }
 
     fn write_context(dir: &Path, name: &str, host: &str) {
-        let hex: String = Sha256::digest(name.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = crate::hex::encode(&Sha256::digest(name.as_bytes()));
         let meta = dir.join("contexts/meta").join(hex);
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(

@@ -216,10 +216,7 @@ pub fn shared_key(context_dir: &Path, node_id: &str) -> String {
     hash.update(node_id.as_bytes());
     hash.update(b"\0");
     hash.update(canonical.as_os_str().as_bytes());
-    hash.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&hash.finalize()[..16])
 }
 
 /// This machine's id for [`shared_key`]: random, made once and kept in `dir` (the user's cache
