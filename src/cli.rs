@@ -111,6 +111,17 @@ pub struct ScanArgs {
     /// An environment variable whose value must not be in the image; repeatable
     #[arg(long = "secret-env", value_name = "VAR")]
     pub secret_envs: Vec<String>,
+
+    /// Accept a file the leak scan flags by its shape: a path in the image (`.dockerignore`
+    /// patterns) or `sha256:DIGEST` of its content; repeatable, added to the config's
+    /// `scan-allow`. Never accepts a secret the build holds
+    #[arg(long = "scan-allow", value_name = "PATH|sha256:DIGEST")]
+    pub scan_allow: Vec<String>,
+
+    /// Print what the scan concluded about this file in the image, and why (its package
+    /// evidence, the rules that fired, the allow list); repeatable
+    #[arg(long = "explain", value_name = "PATH")]
+    pub explain: Vec<String>,
 }
 
 /// `shipimg build`: flags named as `docker buildx build` names them.
@@ -182,6 +193,12 @@ pub struct BuildArgs {
     /// Push every `-t` tag after a successful build and a clean leak scan
     #[arg(long)]
     pub push: bool,
+
+    /// Accept a file the leak scan flags by its shape: a path in the image (`.dockerignore`
+    /// patterns) or `sha256:DIGEST` of its content; repeatable, added to the config's
+    /// `scan-allow`. Never accepts a secret the build holds
+    #[arg(long = "scan-allow", value_name = "PATH|sha256:DIGEST")]
+    pub scan_allow: Vec<String>,
 
     /// Only lint the Dockerfile for secrets; build nothing
     #[arg(long)]
@@ -256,6 +273,12 @@ pub struct PushArgs {
     /// credential
     #[arg(long = "no-scan")]
     pub no_scan: bool,
+
+    /// Accept a file the leak scan flags by its shape: a path in the image (`.dockerignore`
+    /// patterns) or `sha256:DIGEST` of its content; repeatable, added to the config's
+    /// `scan-allow`. Never accepts a secret the build holds
+    #[arg(long = "scan-allow", value_name = "PATH|sha256:DIGEST")]
+    pub scan_allow: Vec<String>,
 }
 
 /// `--network` values the engine accepts for BuildKit builds.

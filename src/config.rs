@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "index-urls",
     "build-args",
     "labels",
+    "scan-allow",
 ];
 
 /// The tag templates used when the config names an image but no tags.
@@ -72,6 +73,8 @@ pub struct ProjectConfig {
     pub build_args: BTreeMap<String, String>,
     /// `[tool.shipimg.labels]`
     pub labels: BTreeMap<String, String>,
+    /// `scan-allow`: files in the image the leak scan accepts ([`crate::scan::allow`]).
+    pub scan_allow: crate::scan::allow::AllowList,
 }
 
 /// The facts a project file gives besides the config: its version, for `{version}`.
@@ -255,6 +258,10 @@ pub fn parse(source: &ConfigSource, table: &toml::Table) -> Result<ProjectConfig
             }
             "build-args" => config.build_args = table()?,
             "labels" => config.labels = table()?,
+            "scan-allow" => {
+                config.scan_allow = crate::scan::allow::AllowList::new(&strings()?)
+                    .map_err(|err| config_error(source, &err.to_string()).with_hint(err.hint()))?;
+            }
             other => {
                 let mut error = config_error(source, &format!("unknown key `{other}`"));
                 error = match did_you_mean(other, KEYS) {

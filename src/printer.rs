@@ -59,6 +59,17 @@ impl Printer {
         let _ = writeln!(err, "{message}");
     }
 
+    /// A note for people on stderr: something that does not stop the command but that they may
+    /// want to know (a finding an allow list accepted). Silenced by `-q`.
+    pub fn note(&self, message: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let message = crate::redact::redact(message);
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "{HINT}note{HINT:#}: {message}");
+    }
+
     /// A line of detail for the error that follows it (each finding the error says is "listed
     /// above"): the error is not whole without it, so it is printed even under `-q`.
     pub fn error_detail(&self, message: &str) {

@@ -11,6 +11,7 @@ use crate::config::{ConfigSource, Project, TemplateValues, check_image};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
+use crate::scan::allow::AllowList;
 
 /// How much the tool says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,11 +159,41 @@ pub struct PushSettings {
     pub retry: crate::publish::RetryPolicy,
     /// Whether the leak scan runs first: always for `build --push`; `push --no-scan` skips it.
     pub scan: bool,
+    /// What the leak scan accepts: `--scan-allow`, `SHIPIMG_SCAN_ALLOW` and the config's
+    /// `scan-allow`, together.
+    pub scan_allow: AllowList,
+}
+
+/// The allow list of the leak scan ([`crate::scan::allow`]): the config's entries, then
+/// `SHIPIMG_SCAN_ALLOW`'s (separated by commas, spaces or new lines), then every `--scan-allow`.
+/// Each source adds to the others: a one-off flag does not drop what the team agreed on.
+pub fn scan_allow(
+    flags: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    config: &AllowList,
+) -> Result<AllowList, CliError> {
+    let mut list = config.clone();
+    let bad = |given: &str, err: crate::scan::allow::AllowError| {
+        CliError::user(format!("{given}: {err}")).with_hint(err.hint())
+    };
+    if let Some(value) = env("SHIPIMG_SCAN_ALLOW").filter(|v| !v.trim().is_empty()) {
+        list.extend(
+            AllowList::new(&split_list(&value)).map_err(|err| bad("$SHIPIMG_SCAN_ALLOW", err))?,
+        );
+    }
+    list.extend(AllowList::new(flags).map_err(|err| bad("--scan-allow", err))?);
+    Ok(list)
 }
 
 impl PushSettings {
-    /// Resolves `shipimg push`.
-    pub fn resolve(args: &PushArgs, global: &GlobalSettings) -> Result<Self, CliError> {
+    /// Resolves `shipimg push`; `config` is the project config of the current directory (its
+    /// `scan-allow` applies).
+    pub fn resolve(
+        args: &PushArgs,
+        global: &GlobalSettings,
+        env: &dyn Fn(&str) -> Option<String>,
+        config: &crate::config::ProjectConfig,
+    ) -> Result<Self, CliError> {
         for image in &args.images {
             check_tag(image)?;
         }
@@ -175,6 +206,7 @@ impl PushSettings {
                 args.retry.push_backoff_max,
             ),
             scan: !args.no_scan,
+            scan_allow: scan_allow(&args.scan_allow, env, &config.scan_allow)?,
         })
     }
 }
@@ -290,6 +322,7 @@ impl BuildSettings {
             )
             .with_hint("add `-t REGISTRY/PATH/IMAGE:TAG`, or `image = \"REGISTRY/PATH/IMAGE\"` under [tool.shipimg] in pyproject.toml (`shipimg init` writes one)"));
         }
+        let allow = scan_allow(&args.scan_allow, &from_env, &config.scan_allow)?;
         let push = args.push.then(|| PushSettings {
             references: tags.clone(),
             progress,
@@ -299,6 +332,7 @@ impl BuildSettings {
                 args.retry.push_backoff_max,
             ),
             scan: true,
+            scan_allow: allow,
         });
         // The config's Dockerfile is relative to the config's directory, as the context is.
         let dockerfile = match (&args.file, from_env("SHIPIMG_DOCKERFILE")) {

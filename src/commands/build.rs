@@ -371,11 +371,16 @@ pub async fn run(
     };
     // Nothing reaches the registry unless the image is clean: exit 3 otherwise, with the image
     // untagged and no result file written.
+    let options = crate::scan::ScanOptions {
+        allow: push.scan_allow.clone(),
+        explain: Vec::new(),
+    };
     let scan = super::scan::scan_and_report(
         &engine,
         &image_id,
         &push.references[0],
         &scan_secrets,
+        options,
         super::scan::ScanFor::Push,
         printer,
     );
@@ -389,9 +394,6 @@ pub async fn run(
                 .into());
         }
     };
-    if scanned != ExitStatus::Success {
-        return Ok(scanned);
-    }
     for reference in &push.references {
         engine.tag_image(&image_id, reference).await?;
     }
@@ -399,6 +401,7 @@ pub async fn run(
     let image = super::push::LocalImage {
         id: image_id,
         size: None,
+        scan_notes: scanned,
     };
     tokio::select! {
         pushed = super::push::push_and_report(&engine, push, &image, printer) => pushed,

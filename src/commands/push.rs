@@ -25,8 +25,9 @@ pub async fn run(
     global: &GlobalSettings,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let settings = PushSettings::resolve(args, global)?;
     let var = |name: &str| std::env::var(name).ok();
+    let project = crate::config::load(std::path::Path::new("."))?;
+    let settings = PushSettings::resolve(args, global, &var, &project.config)?;
     let index_env = IndexEnv {
         var: &var,
         home: std::env::home_dir(),
@@ -66,6 +67,7 @@ pub async fn run(
             images.push((id, reference));
         }
     }
+    let mut scan_notes = Vec::new();
     if settings.scan {
         let secrets = held::scan_secrets(&Held {
             secrets: &[],
@@ -73,15 +75,21 @@ pub async fn run(
             logins: &logins,
         });
         for (id, reference) in &images {
-            super::scan::scan_and_report(
+            let options = crate::scan::ScanOptions {
+                allow: settings.scan_allow.clone(),
+                explain: Vec::new(),
+            };
+            let notes = super::scan::scan_and_report(
                 &engine,
                 id,
                 reference,
                 &secrets,
+                options,
                 super::scan::ScanFor::Push,
                 printer,
             )
             .await?;
+            scan_notes.extend(notes);
         }
     } else {
         printer.warn(
@@ -91,6 +99,7 @@ pub async fn run(
     let image = LocalImage {
         id: images.first().map(|(id, _)| id.clone()).unwrap_or_default(),
         size: None,
+        scan_notes,
     };
     push_and_report(&engine, &settings, &image, printer).await
 }
@@ -101,6 +110,8 @@ pub struct LocalImage {
     pub id: String,
     /// Its size in bytes, when known.
     pub size: Option<u64>,
+    /// What its leak scan let through: recorded in `--metadata-file`.
+    pub scan_notes: Vec<crate::scan::Note>,
 }
 
 /// Pushes every reference in `settings`, then reports. Partial success is a failure that names
@@ -199,6 +210,7 @@ fn write_outputs(
                 "size": first.size,
             },
             "image.name": pushed.iter().map(|p| p.reference.as_str()).collect::<Vec<_>>().join(","),
+            "shipimg.scan.allowed": scan_notes_json(&image.scan_notes),
         });
         let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
         write_output(path, &text, "--metadata-file")?;
@@ -221,6 +233,33 @@ fn write_outputs(
         )?;
     }
     Ok(())
+}
+
+/// The scan's notes for `--metadata-file`: each credential found by its shape that did not stop
+/// the push, where it is and what let it through (`allowed_by` an allow-list entry, or
+/// `third_party` with the package list that vouches for it).
+fn scan_notes_json(notes: &[crate::scan::Note]) -> serde_json::Value {
+    use crate::scan::{FindingKind, NoteReason};
+    notes
+        .iter()
+        .map(|note| {
+            let f = &note.finding;
+            let rule = match &f.what {
+                FindingKind::Credential { kind, .. } => kind.rule(),
+                FindingKind::Secret { .. } => "secret",
+            };
+            let mut entry = serde_json::json!({
+                "layer": f.layer,
+                "path": f.path,
+                "rule": rule,
+            });
+            match &note.why {
+                NoteReason::Allowed(by) => entry["allowed_by"] = by.as_str().into(),
+                NoteReason::ThirdParty(p) => entry["third_party"] = p.to_string().into(),
+            }
+            entry
+        })
+        .collect()
 }
 
 /// Writes a file shipimg reports into (`--iidfile`, `--metadata-file`), masked as the terminal

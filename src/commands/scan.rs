@@ -9,7 +9,10 @@ use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::refusals::{Refusal, Refusals};
-use crate::scan::{Finding, ScanSecret, scan_image};
+use crate::scan::{
+    Explanation, Finding, Note, NoteReason, ScanOptions, ScanReport, ScanSecret, scan_image,
+};
+use crate::settings::Verbosity;
 
 /// Scans `args.image` for the given secrets and for credential files.
 pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -43,10 +46,120 @@ pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             login: None,
         });
     }
+    let project = crate::config::load(std::path::Path::new("."))?;
+    let var = |name: &str| std::env::var(name).ok();
+    let options = ScanOptions {
+        allow: crate::settings::scan_allow(&args.scan_allow, &var, &project.config.scan_allow)?,
+        explain: args
+            .explain
+            .iter()
+            .map(|p| {
+                p.trim_start_matches("./")
+                    .trim_start_matches('/')
+                    .to_owned()
+            })
+            .collect(),
+    };
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
     let scan = ScanFor::Inspection;
-    scan_and_report(&engine, &args.image, &args.image, &secrets, scan, printer).await
+    let name = &args.image;
+    scan_and_report(&engine, name, name, &secrets, options, scan, printer).await?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--explain PATH`: what the scan concluded about each file asked for, layer by layer.
+fn print_explained(asked: &[String], report: &ScanReport, printer: &Printer) {
+    for path in asked {
+        let layers: Vec<&Explanation> = report
+            .explained
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, e)| e)
+            .collect();
+        if layers.is_empty() {
+            printer.error_detail(&format!(
+                "`{path}`: in no layer of the image (paths are as in the image, e.g. `usr/lib/x`)"
+            ));
+            continue;
+        }
+        for e in layers {
+            let layer = match e.layer_index {
+                Some(i) => format!("layer {} ({})", i + 1, e.layer),
+                None => format!("layer {}", e.layer),
+            };
+            printer.error_detail(&format!("`{path}` in {layer}"));
+            if let Some(step) = &e.step {
+                printer.error_detail(&format!("  made by:   `{step}`"));
+            }
+            let sha = e
+                .digests
+                .sha256
+                .map(|d| crate::hex::encode(&d))
+                .unwrap_or_default();
+            let kind = if e.binary { "binary" } else { "text" };
+            printer.error_detail(&format!(
+                "  content:   {} bytes, {kind}, sha256:{sha}",
+                e.size
+            ));
+            printer.error_detail(&format!("  evidence:  {}", e.evidence));
+            let rules: Vec<String> = e
+                .detections
+                .iter()
+                .map(|d| {
+                    let how = if d.whole_file {
+                        "whole file"
+                    } else {
+                        "embedded"
+                    };
+                    let noisy = if d.kind.is_noisy() {
+                        ", noisy"
+                    } else {
+                        ", strict"
+                    };
+                    format!("`{}` ({how}{noisy})", d.kind.rule())
+                })
+                .collect();
+            printer.error_detail(&format!(
+                "  rules:     {}",
+                match rules.is_empty() {
+                    true => match e.binary {
+                        true => "none fired (binary: only the strict rules run)".to_owned(),
+                        false => "none fired".to_owned(),
+                    },
+                    false => rules.join(", "),
+                }
+            ));
+            if !e.secrets.is_empty() {
+                printer.error_detail(&format!("  secrets:   {}", e.secrets.join(", ")));
+            }
+            if let Some(entry) = &e.allowed_by {
+                printer.error_detail(&format!("  allowed:   by `{entry}`"));
+            }
+            if e.deleted_later {
+                printer.error_detail("  deleted by a later layer, but still shipped in this one");
+            }
+            printer.error_detail(&format!("  verdict:   {}", verdict(e)));
+        }
+    }
+}
+
+/// The one-line conclusion for an explained file, as the scan itself decides it.
+fn verdict(e: &Explanation) -> String {
+    if !e.secrets.is_empty() {
+        return "finding: a secret this scan holds (nothing accepts that)".into();
+    }
+    let counted: Vec<_> = e
+        .detections
+        .iter()
+        .filter(|d| !(d.kind.is_noisy() && e.evidence.is_third_party()))
+        .collect();
+    match (counted.is_empty(), &e.allowed_by, e.detections.is_empty()) {
+        (_, _, true) => "clean".into(),
+        (true, _, false) => "note: only noisy rules fired, on third-party content".into(),
+        (false, Some(entry), _) => format!("note: allowed by `{entry}`"),
+        (false, None, _) => "finding: it stops the push".into(),
+    }
 }
 
 /// Why an image is scanned, for what the refusal says happens next.
@@ -62,16 +175,22 @@ pub enum ScanFor {
 /// line each (even under `-q`: the error points at them) and exit 3, or a clean line. A layer an
 /// earlier scan refused is refused again ([`crate::refusals`]), and the layers this scan refuses
 /// are remembered.
+///
+/// On success it returns the notes: credentials found by their shape that do not count
+/// (third-party content, or accepted by the allow list); the allowed ones are printed as notes,
+/// the third-party ones counted (listed with `-v`).
 pub async fn scan_and_report(
     engine: &Engine,
     image: &str,
     name: &str,
     secrets: &[ScanSecret],
+    options: ScanOptions,
     scan: ScanFor,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> anyhow::Result<Vec<Note>> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let report = scan_image(engine, image, secrets, threads)
+    let explain = options.explain.clone();
+    let report = scan_image(engine, image, secrets, options, threads)
         .await
         .map_err(|err| match err {
             crate::scan::ScanError::NoSuchImage { .. } => CliError::user(format!(
@@ -106,17 +225,38 @@ pub async fn scan_and_report(
             })
         })
         .collect();
+    print_explained(&explain, &report, printer);
+    let third_party = report
+        .notes
+        .iter()
+        .filter(|n| matches!(n.why, NoteReason::ThirdParty(_)))
+        .count();
+    for note in &report.notes {
+        match note.why {
+            NoteReason::Allowed(_) => printer.note(&note.to_string()),
+            NoteReason::ThirdParty(_) if printer.verbosity() >= Verbosity::Verbose => {
+                printer.note(&note.to_string())
+            }
+            NoteReason::ThirdParty(_) => {}
+        }
+    }
     if report.findings.is_empty() && earlier.is_empty() {
+        let relaxed = match third_party {
+            0 => String::new(),
+            n => format!(
+                "; {n} test key(s) or example(s) in third-party packages let through, `-v` lists them"
+            ),
+        };
         printer.status(
             "Scanned",
             &format!(
-                "{name}: no secret found ({} layers, {} files, {} secret values looked for)",
+                "{name}: no secret found ({} layers, {} files, {} secret values looked for{relaxed})",
                 report.layers,
                 report.files,
                 secrets.len()
             ),
         );
-        return Ok(ExitStatus::Success);
+        return Ok(report.notes);
     }
     for finding in &report.findings {
         printer.error_detail(&format!("  {finding}"));
@@ -142,12 +282,23 @@ pub async fn scan_and_report(
         ScanFor::Inspection => "rebuild it before pushing it anywhere",
         ScanFor::Push => "nothing was pushed",
     };
+    let shape_only = earlier.is_empty()
+        && report
+            .findings
+            .iter()
+            .all(|f| matches!(f.what, crate::scan::FindingKind::Credential { .. }));
+    let accept = match shape_only {
+        true => {
+            "; if a file is a known test fixture, accept it with `--scan-allow PATH` (`--explain PATH` shows why it counts)"
+        }
+        false => "",
+    };
     Err(CliError::user(format!(
         "secret found in image `{name}`: {} finding(s), listed above",
         report.findings.len() + earlier.len()
     ))
     .with_hint(format!(
-        "mount secrets with `RUN --mount=type=secret` instead of copying them; {next}"
+        "mount secrets with `RUN --mount=type=secret` instead of copying them; {next}{accept}"
     ))
     .with_status(ExitStatus::SecretFound)
     .into())

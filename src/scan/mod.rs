@@ -41,6 +41,12 @@ use crate::engine::transport;
 use crate::leak::forms::{self, strip_line_breaks};
 use crate::leak::shapes::{self, CredentialKind, Detection};
 
+pub mod allow;
+pub mod evidence;
+
+use allow::AllowList;
+use evidence::{Digests, EvidenceIndex, ListFile, Provenance, StreamDigests, Verdict};
+
 /// Bytes of a file kept from one chunk to the next, at least: a credential a shape detector
 /// reads (a PEM key, a netrc entry) is found even where a chunk boundary cuts it.
 const SHAPE_OVERLAP: usize = 20 * 1024;
@@ -107,6 +113,9 @@ pub struct Finding {
     pub step: Option<String>,
     /// Whether a later layer deletes this file: it still ships, in this layer.
     pub deleted_later: bool,
+    /// For a credential found by a noisy rule, why the file is not third-party content
+    /// ([`evidence`]).
+    pub evidence: Option<Verdict>,
 }
 
 impl fmt::Display for Finding {
@@ -133,6 +142,9 @@ impl fmt::Display for Finding {
         if self.deleted_later {
             f.write_str(", deleted by a later layer but still shipped in this one")?;
         }
+        if let Some(verdict) = &self.evidence {
+            write!(f, "; not third-party: {verdict}")?;
+        }
         if let Some(step) = &self.step {
             write!(f, "; made by `{step}`")?;
         }
@@ -140,11 +152,82 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Why a credential found in the image does not stop the push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteReason {
+    /// A noisy rule fired on third-party content ([`evidence`]).
+    ThirdParty(Provenance),
+    /// The allow list accepts the file: the entry that does.
+    Allowed(String),
+}
+
+/// A credential found by its shape that does not stop the push, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// What was found, where.
+    pub finding: Finding,
+    /// Why it does not count.
+    pub why: NoteReason,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let finding = Finding {
+            step: None,
+            ..self.finding.clone()
+        };
+        match &self.why {
+            NoteReason::ThirdParty(p) => write!(f, "{finding}; third-party: {p} lists it"),
+            NoteReason::Allowed(entry) => write!(f, "{finding}; allowed by `{entry}`"),
+        }
+    }
+}
+
+/// What the scan concluded about one file in one layer, for `shipimg scan --explain`.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The layer's diff id, or its path in the archive.
+    pub layer: String,
+    /// The layer's position (0-based, bottom first), when known.
+    pub layer_index: Option<usize>,
+    /// The Dockerfile step that made the layer, when known (masked).
+    pub step: Option<String>,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Whether the file is binary (only the strict rules run on it).
+    pub binary: bool,
+    /// Its content digests.
+    pub digests: Digests,
+    /// What the package lists in the image say of it.
+    pub evidence: Verdict,
+    /// The allow-list entry that accepts it, if any.
+    pub allowed_by: Option<String>,
+    /// The credentials found in it by their shape (or name).
+    pub detections: Vec<Detection>,
+    /// The held secrets found in it, by id.
+    pub secrets: Vec<String>,
+    /// Whether a later layer deletes it.
+    pub deleted_later: bool,
+}
+
+/// What a scan looks for besides the held secrets.
+#[derive(Debug, Default)]
+pub struct ScanOptions {
+    /// Files whose findings by shape are accepted.
+    pub allow: AllowList,
+    /// Layer paths (no leading `/`) to explain.
+    pub explain: Vec<String>,
+}
+
 /// The outcome of a scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanReport {
     /// Everything found, layers bottom first, then the config.
     pub findings: Vec<Finding>,
+    /// Credentials found by their shape that do not count: third-party content, or allowed.
+    pub notes: Vec<Note>,
+    /// What was asked for with [`ScanOptions::explain`], one entry per layer holding the file.
+    pub explained: Vec<(String, Explanation)>,
     /// Layers read.
     pub layers: usize,
     /// Files read, over all layers.
@@ -203,6 +286,7 @@ pub async fn scan_image(
     engine: &Engine,
     image: &str,
     secrets: &[ScanSecret],
+    options: ScanOptions,
     threads: usize,
 ) -> Result<ScanReport, ScanError> {
     let needles = Needles::new(secrets);
@@ -223,7 +307,7 @@ pub async fn scan_image(
             body,
             current: Bytes::new(),
         };
-        scan_with(reader, &needles, threads)
+        scan_with(reader, &needles, &options, threads)
     })
     .await
     .map_err(|err| ScanError::Read(io::Error::other(err)))?
@@ -271,9 +355,10 @@ async fn open_export(address: &Address, image: &str) -> Result<Incoming, ScanErr
 pub fn scan_save_stream<R: Read>(
     reader: R,
     secrets: &[ScanSecret],
+    options: &ScanOptions,
     threads: usize,
 ) -> Result<ScanReport, ScanError> {
-    scan_with(reader, &Needles::new(secrets), threads)
+    scan_with(reader, &Needles::new(secrets), options, threads)
 }
 
 /// The export's body as a blocking [`Read`], driven by the runtime that owns its connection.
@@ -384,11 +469,33 @@ struct Job {
     chunks: Receiver<Vec<u8>>,
 }
 
+/// One thing found in one file of a layer.
+struct Hit {
+    path: String,
+    what: FindingKind,
+    /// The file's digests, where a rule's verdict may depend on them (noisy rules, digest
+    /// allow-list entries).
+    digests: Option<Digests>,
+}
+
+/// A file of a layer that [`ScanOptions::explain`] asked about.
+struct ExplainedFile {
+    path: String,
+    size: u64,
+    binary: bool,
+    digests: Digests,
+    detections: Vec<Detection>,
+    secrets: Vec<String>,
+}
+
 /// What a worker found in one layer.
 #[derive(Default)]
 struct LayerResult {
     path: String,
-    hits: Vec<(String, FindingKind)>,
+    hits: Vec<Hit>,
+    /// The package lists (RECORD, md5sums) in this layer.
+    evidence: EvidenceIndex,
+    explained: Vec<ExplainedFile>,
     /// Paths deleted by whiteouts, and directories made opaque.
     deleted: HashSet<String>,
     opaque: HashSet<String>,
@@ -425,6 +532,7 @@ impl Read for ChunkReader {
 fn scan_with<R: Read>(
     reader: R,
     needles: &Needles,
+    options: &ScanOptions,
     threads: usize,
 ) -> Result<ScanReport, ScanError> {
     let threads = match threads {
@@ -451,12 +559,12 @@ fn scan_with<R: Read>(
                         current: Vec::new(),
                         pos: 0,
                     };
-                    let result = scan_layer(job.path, reader, job.gzip, needles, &mut buf);
+                    let result = scan_layer(job.path, reader, job.gzip, needles, options, &mut buf);
                     let _ = results.send(result);
                 }
             });
         }
-        let outer = read_outer(reader, &job_tx, needles, &result_tx);
+        let outer = read_outer(reader, &job_tx, needles, options, &result_tx);
         drop(job_tx);
         outer
     });
@@ -472,7 +580,7 @@ fn scan_with<R: Read>(
         }
         layers.insert(result.path.clone(), result);
     }
-    assemble(outer, layers, needles)
+    assemble(outer, layers, needles, options)
 }
 
 /// What the outer tar holds besides layers.
@@ -492,6 +600,7 @@ fn read_outer<R: Read>(
     reader: R,
     jobs: &SyncSender<Job>,
     needles: &Needles,
+    options: &ScanOptions,
     results: &Sender<LayerResult>,
 ) -> Result<Outer, ScanError> {
     let mut outer = Outer::default();
@@ -531,7 +640,7 @@ fn read_outer<R: Read>(
             feed_layer(path, gzip, head, &mut entry, jobs)?;
         } else if is_tar || path.ends_with("layer.tar") {
             let reader = io::Cursor::new(head).chain(&mut entry);
-            let result = scan_layer(path, reader, false, needles, &mut buf);
+            let result = scan_layer(path, reader, false, needles, options, &mut buf);
             let _ = results.send(result);
         } else if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
             let mut json = head;
@@ -628,6 +737,7 @@ fn scan_layer(
     reader: impl Read,
     gzip: bool,
     needles: &Needles,
+    options: &ScanOptions,
     buf: &mut Vec<u8>,
 ) -> LayerResult {
     let mut result = LayerResult {
@@ -638,11 +748,12 @@ fn scan_layer(
         scan_layer_tar(
             flate2::read::MultiGzDecoder::new(reader),
             needles,
+            options,
             buf,
             &mut result,
         )
     } else {
-        scan_layer_tar(reader, needles, buf, &mut result)
+        scan_layer_tar(reader, needles, options, buf, &mut result)
     };
     if let Err(err) = outcome {
         result.error = Some(err);
@@ -653,6 +764,7 @@ fn scan_layer(
 fn scan_layer_tar(
     reader: impl Read,
     needles: &Needles,
+    options: &ScanOptions,
     buf: &mut Vec<u8>,
     result: &mut LayerResult,
 ) -> io::Result<()> {
@@ -661,6 +773,7 @@ fn scan_layer_tar(
     let mut scratch = Vec::new();
     let mut found = BTreeSet::new();
     let mut shaped: BTreeSet<Detection> = BTreeSet::new();
+    let allow_digests = options.allow.has_digests();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -691,6 +804,25 @@ fn scan_layer_tar(
                 whole_file: true,
             });
         }
+        // A package list is kept (bounded) until the end of the file, then read into the
+        // layer's evidence; it may describe files that came before it.
+        let list = ListFile::classify(&path);
+        let mut list_bytes = match &list {
+            Some(list) if list.wants_content() => Some(Vec::new()),
+            Some(list) => {
+                result.evidence.add(list, b"");
+                None
+            }
+            None => None,
+        };
+        let explain = options.explain.iter().any(|p| p == &path);
+        let name_noisy = shaped.iter().any(|d| d.kind.is_noisy());
+        // Digests are computed only where a verdict can depend on them: a file a noisy rule
+        // fires on is judged by the package lists' hashes. A file read in one chunk is hashed
+        // after the detectors fired; a longer text file (any chunk may fire a noisy rule) is
+        // hashed as it streams by.
+        let mut stream = StreamDigests::default();
+        let mut digests: Option<Digests> = None;
         let mut keep = 0;
         let mut first = true;
         // Binary files (a NUL in the first 8 KiB: libraries, `.pyc`, archives) get only the
@@ -709,6 +841,18 @@ fn scan_layer_tar(
             let complete = first && n as u64 == size;
             if first {
                 binary = shapes::is_binary(window);
+                if !complete && (explain || allow_digests || name_noisy || !binary) {
+                    stream = StreamDigests::new(explain || evidence::may_be_debian(&path));
+                }
+            }
+            if stream.is_active() {
+                stream.update(&buf[keep..total]);
+            }
+            if let Some(bytes) = &mut list_bytes {
+                match bytes.len() + n <= evidence::MAX_LIST_BYTES {
+                    true => bytes.extend_from_slice(&buf[keep..total]),
+                    false => list_bytes = None,
+                }
             }
             if shapes::may_hold_credential(window, complete) {
                 shaped.extend(match binary {
@@ -716,25 +860,54 @@ fn scan_layer_tar(
                     false => shapes::detect(name.as_bytes(), window, complete),
                 });
             }
+            if complete
+                && (explain
+                    || shaped.iter().any(|d| d.kind.is_noisy())
+                    || (allow_digests && !shaped.is_empty()))
+            {
+                digests = Some(Digests::of(window));
+            }
             first = false;
             keep = overlap.min(total);
             buf.copy_within(total - keep..total, 0);
         }
+        if stream.is_active() {
+            digests = Some(std::mem::take(&mut stream).finish());
+        }
+        if size == 0 && (explain || !shaped.is_empty()) {
+            digests = Some(Digests::of(b""));
+        }
+        if let (Some(list), Some(bytes)) = (&list, &list_bytes) {
+            result.evidence.add(list, bytes);
+        }
         for detection in &shaped {
-            result.hits.push((
-                path.clone(),
-                FindingKind::Credential {
+            result.hits.push(Hit {
+                path: path.clone(),
+                what: FindingKind::Credential {
                     kind: detection.kind,
                     whole_file: detection.whole_file,
                 },
-            ));
+                digests,
+            });
         }
         let mut ids: Vec<&String> = found.iter().map(|&p| &needles.ids[p]).collect();
         ids.dedup();
+        if explain {
+            result.explained.push(ExplainedFile {
+                path: path.clone(),
+                size,
+                binary,
+                digests: digests.unwrap_or_default(),
+                detections: shaped.iter().copied().collect(),
+                secrets: ids.iter().map(|id| (*id).clone()).collect(),
+            });
+        }
         for id in ids {
-            result
-                .hits
-                .push((path.clone(), FindingKind::Secret { id: id.clone() }));
+            result.hits.push(Hit {
+                path: path.clone(),
+                what: FindingKind::Secret { id: id.clone() },
+                digests: None,
+            });
         }
     }
     Ok(())
@@ -798,7 +971,21 @@ fn assemble(
     outer: Outer,
     mut layers: HashMap<String, LayerResult>,
     needles: &Needles,
+    options: &ScanOptions,
 ) -> Result<ScanReport, ScanError> {
+    let mut evidence = EvidenceIndex::default();
+    let mut paths: Vec<&String> = layers.keys().collect();
+    paths.sort();
+    let paths: Vec<String> = paths.into_iter().cloned().collect();
+    for path in &paths {
+        if let Some(layer) = layers.get_mut(path) {
+            evidence.merge(std::mem::take(&mut layer.evidence));
+        }
+    }
+    let judge = Judge {
+        evidence: &evidence,
+        allow: &options.allow,
+    };
     let manifest = outer
         .json
         .get("manifest.json")
@@ -856,20 +1043,45 @@ fn assemble(
                 .unwrap_or_else(|| path.clone());
             let step = steps_known.then(|| shorten(&needles.mask(steps[index])));
             let later = &paths[index + 1..];
-            for (file, what) in &layer.hits {
-                let deleted_later = later.iter().any(|p| {
+            let deleted_later = |file: &str| {
+                later.iter().any(|p| {
                     layers
                         .get(p)
                         .is_some_and(|l| is_deleted(file, &l.deleted, &l.opaque))
-                });
-                report.findings.push(Finding {
+                })
+            };
+            for hit in &layer.hits {
+                let finding = Finding {
                     layer: Some(name.clone()),
                     layer_index: Some(index),
-                    path: Some(file.clone()),
-                    what: what.clone(),
+                    path: Some(hit.path.clone()),
+                    what: hit.what.clone(),
                     step: step.clone(),
-                    deleted_later,
-                });
+                    deleted_later: deleted_later(&hit.path),
+                    evidence: None,
+                };
+                judge.sort(finding, hit.digests.as_ref(), &mut report);
+            }
+            for file in &layer.explained {
+                report.explained.push((
+                    file.path.clone(),
+                    Explanation {
+                        layer: name.clone(),
+                        layer_index: Some(index),
+                        step: step.clone(),
+                        size: file.size,
+                        binary: file.binary,
+                        digests: file.digests,
+                        evidence: evidence.judge(&file.path, &file.digests),
+                        allowed_by: options
+                            .allow
+                            .allows(&file.path, file.digests.sha256.as_ref())
+                            .map(str::to_owned),
+                        detections: file.detections.clone(),
+                        secrets: file.secrets.clone(),
+                        deleted_later: deleted_later(&file.path),
+                    },
+                ));
             }
         }
         report
@@ -883,18 +1095,60 @@ fn assemble(
         .collect();
     rest.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, layer) in rest {
-        for (file, what) in layer.hits {
-            report.findings.push(Finding {
+        for hit in layer.hits {
+            let finding = Finding {
                 layer: Some(path.clone()),
                 layer_index: None,
-                path: Some(file),
-                what,
+                path: Some(hit.path),
+                what: hit.what,
                 step: None,
                 deleted_later: false,
-            });
+                evidence: None,
+            };
+            judge.sort(finding, hit.digests.as_ref(), &mut report);
         }
     }
     Ok(report)
+}
+
+/// Decides whether a credential found in a layer stops the push.
+struct Judge<'a> {
+    evidence: &'a EvidenceIndex,
+    allow: &'a AllowList,
+}
+
+impl Judge<'_> {
+    /// Puts `finding` among the report's findings or its notes. A held secret's value always
+    /// counts. A noisy rule's finding on third-party content is a note; the allow list makes
+    /// any other credential found by its shape a note too.
+    fn sort(&self, mut finding: Finding, digests: Option<&Digests>, report: &mut ScanReport) {
+        let FindingKind::Credential { kind, .. } = finding.what else {
+            report.findings.push(finding);
+            return;
+        };
+        let path = finding.path.clone().unwrap_or_default();
+        if kind.is_noisy() {
+            let verdict = self
+                .evidence
+                .judge(&path, digests.unwrap_or(&Digests::default()));
+            if let Verdict::ThirdParty(provenance) = verdict {
+                report.notes.push(Note {
+                    finding,
+                    why: NoteReason::ThirdParty(provenance),
+                });
+                return;
+            }
+            finding.evidence = Some(verdict);
+        }
+        let sha256 = digests.and_then(|d| d.sha256.as_ref());
+        match self.allow.allows(&path, sha256) {
+            Some(entry) => report.notes.push(Note {
+                finding,
+                why: NoteReason::Allowed(entry.to_owned()),
+            }),
+            None => report.findings.push(finding),
+        }
+    }
 }
 
 /// Whether a later layer's whiteouts delete `path` (or a directory above it).
@@ -933,6 +1187,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
                 what: FindingKind::Secret { id: id.clone() },
                 step: step.clone(),
                 deleted_later: false,
+                evidence: None,
             });
         }
     };
@@ -981,6 +1236,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
                 what: FindingKind::Secret { id: id.clone() },
                 step: None,
                 deleted_later: false,
+                evidence: None,
             });
         }
     }
@@ -1094,7 +1350,7 @@ mod tests {
     }
 
     fn scan(archive: &[u8], secrets: &[ScanSecret]) -> ScanReport {
-        scan_save_stream(archive, secrets, 2).unwrap()
+        scan_save_stream(archive, secrets, &ScanOptions::default(), 2).unwrap()
     }
 
     #[test]
@@ -1295,7 +1551,7 @@ mod tests {
 
     #[test]
     fn a_broken_archive_is_an_error() {
-        let err = scan_save_stream(&b"not a tar"[..], &[], 1).unwrap_err();
+        let err = scan_save_stream(&b"not a tar"[..], &[], &ScanOptions::default(), 1).unwrap_err();
         assert!(
             matches!(err, ScanError::Read(_) | ScanError::Format(_)),
             "{err:?}"
@@ -1305,7 +1561,7 @@ mod tests {
             &["RUN x"],
             serde_json::json!({}),
         );
-        assert!(scan_save_stream(&archive[..], &[], 1).is_err());
+        assert!(scan_save_stream(&archive[..], &[], &ScanOptions::default(), 1).is_err());
     }
 
     #[test]
@@ -1452,5 +1708,234 @@ mod tests {
             let masked = redactor.redact(&line);
             proptest::prop_assert!(!masked.contains(&*String::from_utf8_lossy(&form.bytes)));
         }
+    }
+
+    const SP: &str = "opt/venv/lib/python3.11/site-packages";
+
+    /// A RECORD line for `path` (relative to site-packages) with `content`'s hash.
+    fn record_line(path: &str, content: &[u8]) -> String {
+        use sha2::Digest;
+        let sha = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(content));
+        format!("{path},sha256={sha},{}\n", content.len())
+    }
+
+    fn kinds_at(findings: &[Finding]) -> Vec<(String, &'static str)> {
+        findings
+            .iter()
+            .map(|f| match &f.what {
+                FindingKind::Credential { kind, .. } => (f.path.clone().unwrap(), kind.rule()),
+                FindingKind::Secret { id } => (
+                    f.path.clone().unwrap(),
+                    if id.is_empty() { "" } else { "secret" },
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn noisy_rules_on_files_a_record_vouches_for_are_notes() {
+        let key = crate::leak::shapes::tests::pem_key("RSA ").into_bytes();
+        let dist = format!("{SP}/Twisted-24.11.0.dist-info");
+        let pem = format!("{SP}/twisted/test/server.pem");
+        // A key written next to the test keys by a RUN step, and the user's own project (it
+        // has a direct_url.json) with a key of its own.
+        let planted = format!("{SP}/twisted/test/deploy.pem");
+        let own_dist = format!("{SP}/app-1.0.dist-info");
+        let own = format!("{SP}/app/key.pem");
+        let record = record_line("twisted/test/server.pem", &key);
+        let own_record = record_line("app/key.pem", &key);
+        // The RECORD comes after the file it lists, as in a layer tar.
+        let archive = save(
+            &[
+                layer(&[
+                    (pem.as_str(), &key),
+                    (&format!("{dist}/RECORD"), record.as_bytes()),
+                    (own.as_str(), &key),
+                    (&format!("{own_dist}/RECORD"), own_record.as_bytes()),
+                    (
+                        &format!("{own_dist}/direct_url.json"),
+                        b"{\"url\": \"file:///app\"}",
+                    ),
+                ]),
+                layer(&[(planted.as_str(), &key)]),
+            ],
+            &["RUN pip install", "RUN cp key"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        assert_eq!(
+            kinds_at(&report.findings),
+            [
+                (own.clone(), "private-key"),
+                (planted.clone(), "private-key")
+            ]
+        );
+        assert!(matches!(
+            report.findings[0].evidence,
+            Some(Verdict::DirectInstall(_))
+        ));
+        assert_eq!(report.findings[1].evidence, Some(Verdict::Unlisted));
+        assert!(
+            report.findings[1]
+                .to_string()
+                .contains("not third-party: no package lists it")
+        );
+        assert_eq!(report.notes.len(), 1);
+        assert_eq!(report.notes[0].finding.path.as_deref(), Some(pem.as_str()));
+        assert_eq!(
+            report.notes[0].why,
+            NoteReason::ThirdParty(Provenance::Record(dist))
+        );
+    }
+
+    #[test]
+    fn a_changed_file_and_a_forged_record_for_a_strict_rule_are_findings() {
+        let key = crate::leak::shapes::tests::pem_key("RSA ").into_bytes();
+        let other = crate::leak::shapes::tests::pem_key("EC ").into_bytes();
+        let netrc = b"machine idx.example login acme password Zq8xT2pLw9vR\n".to_vec();
+        let dist = format!("{SP}/Twisted-24.11.0.dist-info");
+        let pem = format!("{SP}/twisted/test/server.pem");
+        let netrc_path = format!("{SP}/twisted/test/netrc");
+        let record = record_line("twisted/test/server.pem", &key)
+            + &record_line("twisted/test/netrc", &netrc);
+        let archive = save(
+            &[
+                layer(&[
+                    (&format!("{dist}/RECORD"), record.as_bytes()),
+                    (pem.as_str(), &key),
+                    (netrc_path.as_str(), &netrc),
+                ]),
+                // A later layer replaces the test key with another key.
+                layer(&[(pem.as_str(), &other)]),
+            ],
+            &["RUN pip install", "RUN cp"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        assert_eq!(
+            kinds_at(&report.findings),
+            [(netrc_path, "netrc"), (pem.clone(), "private-key")]
+        );
+        assert_eq!(report.findings[1].layer_index, Some(1));
+        assert!(matches!(
+            report.findings[1].evidence,
+            Some(Verdict::Changed(_))
+        ));
+        assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+        assert_eq!(report.notes[0].finding.layer_index, Some(0));
+    }
+
+    #[test]
+    fn long_text_files_are_hashed_as_they_stream() {
+        // A key past the first chunk of a long document a RECORD vouches for, and the same
+        // document changed by one byte at its start.
+        let mut doc = vec![b'#'; 700 * 1024];
+        doc.extend_from_slice(crate::leak::shapes::tests::pem_key("RSA ").as_bytes());
+        let mut changed = doc.clone();
+        changed[0] = b'!';
+        let dist = format!("{SP}/google_api_python_client-2.0.dist-info");
+        let a = format!("{SP}/googleapiclient/a.json");
+        let b = format!("{SP}/googleapiclient/b.json");
+        let record = record_line("googleapiclient/a.json", &doc)
+            + &record_line("googleapiclient/b.json", &doc);
+        let archive = save(
+            &[layer(&[
+                (a.as_str(), &doc),
+                (b.as_str(), &changed),
+                (&format!("{dist}/RECORD"), record.as_bytes()),
+            ])],
+            &["RUN pip install"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[]);
+        assert_eq!(kinds_at(&report.findings), [(b, "private-key")]);
+        assert_eq!(report.notes.len(), 1);
+    }
+
+    #[test]
+    fn debian_md5sums_vouch_for_their_files_and_evidence_never_hides_a_held_secret() {
+        use md5::Digest;
+        let mut text = crate::leak::shapes::tests::pem_key("RSA ").into_bytes();
+        text.extend_from_slice(TOKEN);
+        let md5: [u8; 16] = md5::Md5::digest(&text).into();
+        let hex = crate::hex::encode(&md5);
+        let sums = format!("{hex}  usr/share/doc/x/test.pem\n");
+        let archive = save(
+            &[layer(&[
+                ("usr/share/doc/x/test.pem", &text),
+                ("var/lib/dpkg/info/x:amd64.md5sums", sums.as_bytes()),
+            ])],
+            &["RUN apt"],
+            serde_json::json!({}),
+        );
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        assert_eq!(
+            kinds_at(&report.findings),
+            [("usr/share/doc/x/test.pem".to_owned(), "secret")]
+        );
+        assert_eq!(
+            report.notes[0].why,
+            NoteReason::ThirdParty(Provenance::Debian("x:amd64".into()))
+        );
+    }
+
+    #[test]
+    fn the_allow_list_accepts_shapes_by_path_or_digest_never_held_secrets() {
+        use sha2::Digest;
+        let key = crate::leak::shapes::tests::pem_key("RSA ").into_bytes();
+        let netrc = b"machine idx.example login acme password Zq8xT2pLw9vR\n".to_vec();
+        let digest = crate::hex::encode(&sha2::Sha256::digest(&netrc));
+        let archive = save(
+            &[layer(&[
+                ("srv/fixtures/key.pem", &key),
+                ("srv/fixtures/tok.txt", TOKEN),
+                ("srv/other/netrc", &netrc),
+                ("srv/other/key.pem", &key),
+            ])],
+            &["COPY . /srv"],
+            serde_json::json!({}),
+        );
+        let options = ScanOptions {
+            allow: AllowList::new(&["/srv/fixtures".to_owned(), format!("sha256:{digest}")])
+                .unwrap(),
+            explain: vec!["srv/other/key.pem".into(), "srv/fixtures/key.pem".into()],
+        };
+        let report =
+            scan_save_stream(&archive[..], &[secret("tok", TOKEN, None)], &options, 2).unwrap();
+        assert_eq!(
+            kinds_at(&report.findings),
+            [
+                ("srv/fixtures/tok.txt".to_owned(), "secret"),
+                ("srv/other/key.pem".to_owned(), "private-key"),
+            ]
+        );
+        let allowed: Vec<(&str, &NoteReason)> = report
+            .notes
+            .iter()
+            .map(|n| (n.finding.path.as_deref().unwrap(), &n.why))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (
+                    "srv/fixtures/key.pem",
+                    &NoteReason::Allowed("/srv/fixtures".into())
+                ),
+                (
+                    "srv/other/netrc",
+                    &NoteReason::Allowed(format!("sha256:{digest}"))
+                ),
+            ]
+        );
+        let explained: Vec<&str> = report.explained.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(explained, ["srv/fixtures/key.pem", "srv/other/key.pem"]);
+        let other = &report.explained[1].1;
+        assert_eq!(other.evidence, Verdict::Unlisted);
+        assert_eq!(other.allowed_by, None);
+        assert_eq!(other.size, key.len() as u64);
+        assert_eq!(
+            other.digests.sha256,
+            Some(sha2::Sha256::digest(&key).into())
+        );
     }
 }

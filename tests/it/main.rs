@@ -12,5 +12,6 @@ mod google;
 mod init;
 mod leak;
 mod push;
+mod realtree;
 mod sandbox;
 mod scan;

@@ -68,7 +68,14 @@ fn scan(image: &str, secrets: &[ScanSecret]) -> Result<ScanReport, ScanError> {
         })
         .await
         .expect("sandbox engine answers");
-        scan_image(&engine, image, secrets, 0).await
+        scan_image(
+            &engine,
+            image,
+            secrets,
+            shipimg::scan::ScanOptions::default(),
+            0,
+        )
+        .await
     })
 }
 
