@@ -14,7 +14,9 @@
 //! the guard,     into secrecy    engine, /build session: gRPC  rendered and  stderr;
 //! the tar        values          and cancel     we serve       masked        error.rs
 //!                                              (file sync,
-//! scan.rs: the leak scan of an exported image;  secrets, auth)
+//! scan/: the leak scan of an exported image;     secrets, auth)
+//! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list)
+//! hex.rs: lower-case hex for digests
 //! leak/: what a credential is, once: a secret's forms (scan and masking), the shape detectors
 //! (context guard and scan), credentials in URLs, placeholders; cache.rs: shipimg's cache dir
 //! refusals.rs: the layers scans refused, remembered; credentials/held.rs: what the scan looks
