@@ -744,16 +744,15 @@ fn scan_layer(
         path,
         ..LayerResult::default()
     };
+    let mut files = FileScanner::new(needles, options, buf);
     let outcome = if gzip {
         scan_layer_tar(
             flate2::read::MultiGzDecoder::new(reader),
-            needles,
-            options,
-            buf,
+            &mut files,
             &mut result,
         )
     } else {
-        scan_layer_tar(reader, needles, options, buf, &mut result)
+        scan_layer_tar(reader, &mut files, &mut result)
     };
     if let Err(err) = outcome {
         result.error = Some(err);
@@ -763,17 +762,9 @@ fn scan_layer(
 
 fn scan_layer_tar(
     reader: impl Read,
-    needles: &Needles,
-    options: &ScanOptions,
-    buf: &mut Vec<u8>,
+    files: &mut FileScanner<'_>,
     result: &mut LayerResult,
 ) -> io::Result<()> {
-    let overlap = (2 * needles.longest).max(SHAPE_OVERLAP);
-    buf.resize(SCAN_CHUNK + overlap, 0);
-    let mut scratch = Vec::new();
-    let mut found = BTreeSet::new();
-    let mut shaped: BTreeSet<Detection> = BTreeSet::new();
-    let allow_digests = options.allow.has_digests();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -794,8 +785,63 @@ fn scan_layer_tar(
         if !(kind.is_file() || kind == tar::EntryType::Continuous) {
             continue;
         }
-        result.files += 1;
         let size = entry.size();
+        files.scan_file(path, size, &mut entry, result)?;
+    }
+    Ok(())
+}
+
+/// Searches files one at a time, for every form of every secret and for credentials by their
+/// shape, reusing its buffers from file to file.
+struct FileScanner<'a> {
+    needles: &'a Needles,
+    options: &'a ScanOptions,
+    buf: &'a mut Vec<u8>,
+    overlap: usize,
+    scratch: Vec<u8>,
+    found: BTreeSet<usize>,
+    shaped: BTreeSet<Detection>,
+}
+
+impl<'a> FileScanner<'a> {
+    fn new(needles: &'a Needles, options: &'a ScanOptions, buf: &'a mut Vec<u8>) -> Self {
+        let overlap = (2 * needles.longest).max(SHAPE_OVERLAP);
+        buf.resize(SCAN_CHUNK + overlap, 0);
+        Self {
+            needles,
+            options,
+            buf,
+            overlap,
+            scratch: Vec::new(),
+            found: BTreeSet::new(),
+            shaped: BTreeSet::new(),
+        }
+    }
+
+    /// Searches one file (`path`, `size` bytes, read from `reader`), adding what it finds and
+    /// what it is (a package list, a file `--explain` asked about) to `result`.
+    fn scan_file(
+        &mut self,
+        path: String,
+        size: u64,
+        reader: &mut impl Read,
+        result: &mut LayerResult,
+    ) -> io::Result<()> {
+        let Self {
+            needles,
+            options,
+            buf,
+            overlap,
+            scratch,
+            found,
+            shaped,
+        } = self;
+        let (needles, options, overlap) = (*needles, *options, *overlap);
+        let allow_digests = options.allow.has_digests();
+        let name = path
+            .rsplit_once('/')
+            .map_or(path.as_str(), |(_, name)| name);
+        result.files += 1;
         found.clear();
         shaped.clear();
         if let NameVerdict::Credential(kind) = guard::classify_name(path.as_bytes()) {
@@ -830,14 +876,14 @@ fn scan_layer_tar(
         // with a NUL put in front of it is still found.
         let mut binary = false;
         loop {
-            let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
+            let n = read_full(reader, &mut buf[keep..keep + SCAN_CHUNK])?;
             if n == 0 {
                 break;
             }
             result.bytes += n as u64;
             let total = keep + n;
             let window = &buf[..total];
-            needles.find_in(window, &mut scratch, &mut found);
+            needles.find_in(window, scratch, found);
             let complete = first && n as u64 == size;
             if first {
                 binary = shapes::is_binary(window);
@@ -880,7 +926,7 @@ fn scan_layer_tar(
         if let (Some(list), Some(bytes)) = (&list, &list_bytes) {
             result.evidence.add(list, bytes);
         }
-        for detection in &shaped {
+        for detection in shaped.iter() {
             result.hits.push(Hit {
                 path: path.clone(),
                 what: FindingKind::Credential {
@@ -909,8 +955,8 @@ fn scan_layer_tar(
                 digests: None,
             });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn join(dir: &str, name: &str) -> String {
