@@ -461,11 +461,42 @@ impl Needles {
     }
 }
 
-/// A layer handed to a worker.
+/// How a layer blob is stored. Told by its first bytes, not a media type: the manifest that
+/// names the blob's media type may come after it in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// A plain tar.
+    Plain,
+    /// gzip (`1f 8b`), one or more members.
+    Gzip,
+    /// zstd (`28 b5 2f fd`, or a skippable frame first), one or more frames.
+    Zstd,
+}
+
+impl Encoding {
+    /// The encoding of a blob whose first bytes are `head`, if it is a layer; `None` for anything
+    /// else (JSON, an in-toto statement, `oci-layout`).
+    fn sniff(path: &str, head: &[u8]) -> Option<Encoding> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            return Some(Encoding::Gzip);
+        }
+        let skippable =
+            head.len() >= 4 && head[0] & 0xf0 == 0x50 && head[1..4] == [0x2a, 0x4d, 0x18];
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || skippable {
+            return Some(Encoding::Zstd);
+        }
+        let ustar = head.len() >= 262 && &head[257..262] == b"ustar";
+        // An empty layer is a tar of zero blocks alone (Docker 25 writes one as a blob).
+        let empty_tar = head.len() == 512 && head.iter().all(|&b| b == 0);
+        (ustar || empty_tar || path.ends_with("layer.tar")).then_some(Encoding::Plain)
+    }
+}
+
+/// A compressed layer handed to a worker.
 struct Job {
     /// Its path in the save archive.
     path: String,
-    gzip: bool,
+    encoding: Encoding,
     chunks: Receiver<Vec<u8>>,
 }
 
@@ -559,7 +590,8 @@ fn scan_with<R: Read>(
                         current: Vec::new(),
                         pos: 0,
                     };
-                    let result = scan_layer(job.path, reader, job.gzip, needles, options, &mut buf);
+                    let result =
+                        scan_layer(job.path, reader, job.encoding, needles, options, &mut buf);
                     let _ = results.send(result);
                 }
             });
@@ -592,10 +624,10 @@ struct Outer {
     links: HashMap<String, String>,
 }
 
-/// Reads the outer tar. A gzip layer goes to a worker (decompression is what uses the cores); a
-/// plain one is scanned right here, as it streams by: searching runs at gigabytes a second, far
-/// above what the engine exports, and handing its chunks to another thread only cost wake-ups
-/// and copies on the machine the engine shares (`bench/scan.sh`).
+/// Reads the outer tar. A compressed layer (gzip, zstd) goes to a worker (decompression is what
+/// uses the cores); a plain one is scanned right here, as it streams by: searching runs at
+/// gigabytes a second, far above what the engine exports, and handing its chunks to another
+/// thread only cost wake-ups and copies on the machine the engine shares (`bench/scan.sh`).
 fn read_outer<R: Read>(
     reader: R,
     jobs: &SyncSender<Job>,
@@ -628,24 +660,19 @@ fn read_outer<R: Read>(
         let size = entry.size();
         let mut head = vec![0u8; 512.min(size as usize)];
         entry.read_exact(&mut head).map_err(ScanError::Read)?;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
-        let is_tar = head.len() >= 262 && &head[257..262] == b"ustar";
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            return Err(ScanError::Layer {
-                layer: path,
-                source: io::Error::other("zstd-compressed layers are not supported"),
-            });
-        }
-        if gzip {
-            feed_layer(path, gzip, head, &mut entry, jobs)?;
-        } else if is_tar || path.ends_with("layer.tar") {
-            let reader = io::Cursor::new(head).chain(&mut entry);
-            let result = scan_layer(path, reader, false, needles, options, &mut buf);
-            let _ = results.send(result);
-        } else if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
-            let mut json = head;
-            entry.read_to_end(&mut json).map_err(ScanError::Read)?;
-            outer.json.insert(path, json);
+        match Encoding::sniff(&path, &head) {
+            Some(Encoding::Plain) => {
+                let reader = io::Cursor::new(head).chain(&mut entry);
+                let result = scan_layer(path, reader, Encoding::Plain, needles, options, &mut buf);
+                let _ = results.send(result);
+            }
+            Some(encoding) => feed_layer(path, encoding, head, &mut entry, jobs)?,
+            None if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON => {
+                let mut json = head;
+                entry.read_to_end(&mut json).map_err(ScanError::Read)?;
+                outer.json.insert(path, json);
+            }
+            None => {}
         }
     }
     Ok(outer)
@@ -653,7 +680,7 @@ fn read_outer<R: Read>(
 
 fn feed_layer(
     path: String,
-    gzip: bool,
+    encoding: Encoding,
     head: Vec<u8>,
     entry: &mut impl Read,
     jobs: &SyncSender<Job>,
@@ -661,7 +688,7 @@ fn feed_layer(
     let (tx, rx) = mpsc::sync_channel(FEED_DEPTH);
     jobs.send(Job {
         path,
-        gzip,
+        encoding,
         chunks: rx,
     })
     .map_err(|_| ScanError::Read(io::Error::other("the layer workers stopped")))?;
@@ -731,11 +758,11 @@ fn resolve_link(path: &str, target: &[u8]) -> String {
     parts.join("/")
 }
 
-/// Reads one layer's tar and searches every file in it.
+/// Reads one layer's tar, decompressing it as `encoding` says, and searches every file in it.
 fn scan_layer(
     path: String,
     reader: impl Read,
-    gzip: bool,
+    encoding: Encoding,
     needles: &Needles,
     options: &ScanOptions,
     buf: &mut Vec<u8>,
@@ -745,14 +772,17 @@ fn scan_layer(
         ..LayerResult::default()
     };
     let mut files = FileScanner::new(needles, options, buf);
-    let outcome = if gzip {
-        scan_layer_tar(
+    let outcome = match encoding {
+        Encoding::Plain => scan_layer_tar(reader, &mut files, &mut result),
+        Encoding::Gzip => scan_layer_tar(
             flate2::read::MultiGzDecoder::new(reader),
             &mut files,
             &mut result,
-        )
-    } else {
-        scan_layer_tar(reader, &mut files, &mut result)
+        ),
+        // libzstd reads every frame of the stream and skips skippable ones; it refuses a frame
+        // whose window is over 128 MiB (its default limit), which bounds a worker's memory.
+        Encoding::Zstd => zstd::stream::read::Decoder::new(reader)
+            .and_then(|decoder| scan_layer_tar(decoder, &mut files, &mut result)),
     };
     if let Err(err) = outcome {
         result.error = Some(err);
@@ -1983,5 +2013,33 @@ mod tests {
             other.digests.sha256,
             Some(sha2::Sha256::digest(&key).into())
         );
+    }
+
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(data, 3).unwrap()
+    }
+
+    #[test]
+    fn finds_a_secret_in_a_zstd_layer_of_several_frames() {
+        let app = layer(&[("app/tok.txt", &[b"x=".as_ref(), TOKEN].concat())]);
+        // Two frames, as a producer that flushes per file writes them.
+        let split = app.len() / 2;
+        let stored = [zstd(&app[..split]), zstd(&app[split..])].concat();
+        let archive = save(&[stored], &["COPY tok.txt /app/"], serde_json::json!({}));
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        let paths: Vec<_> = report.findings.iter().map(|f| f.path.as_deref()).collect();
+        assert_eq!(paths, [Some("app/tok.txt")]);
+        assert_eq!(report.findings[0].layer_index, Some(0));
+    }
+
+    #[test]
+    fn a_broken_zstd_layer_is_an_error() {
+        let mut stored = zstd(&layer(&[("a", b"clean")]));
+        let cut = stored.len() / 2;
+        stored.truncate(cut);
+        stored.extend_from_slice(&[0xff; 64]);
+        let archive = save(&[stored], &["RUN x"], serde_json::json!({}));
+        let err = scan_save_stream(&archive[..], &[], &ScanOptions::default(), 1).unwrap_err();
+        assert!(matches!(err, ScanError::Layer { .. }), "{err:?}");
     }
 }
