@@ -1477,15 +1477,18 @@ mod tests {
         enc.finish().unwrap()
     }
 
+    /// Appends a regular file to an archive being built.
+    fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, data).unwrap();
+    }
+
     /// A `docker save` archive, in 20.10's order: layers, config, then `manifest.json` last.
     fn save(layers: &[Vec<u8>], history: &[&str], config_extra: serde_json::Value) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        let mut add = |path: &str, data: &[u8]| {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            builder.append_data(&mut header, path, data).unwrap();
-        };
+        let mut add = |path: &str, data: &[u8]| append(&mut builder, path, data);
         let mut paths = Vec::new();
         for (i, data) in layers.iter().enumerate() {
             let path = format!("{i:064x}/layer.tar");
@@ -1637,12 +1640,7 @@ mod tests {
                 blobs.sort();
             }
             let mut builder = tar::Builder::new(Vec::new());
-            let mut add = |path: &str, data: &[u8]| {
-                let mut header = tar::Header::new_ustar();
-                header.set_size(data.len() as u64);
-                header.set_mode(0o444);
-                builder.append_data(&mut header, path, data).unwrap();
-            };
+            let mut add = |path: &str, data: &[u8]| append(&mut builder, path, data);
             for (path, data) in &blobs {
                 add(path, data);
             }
