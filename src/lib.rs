@@ -15,7 +15,8 @@
 //! the tar        values          and cancel     we serve       masked        error.rs
 //!                                              (file sync,
 //! scan/: the leak scan of an exported image;     secrets, auth)
-//! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list)
+//! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list;
+//! scan/layout.rs: which entries of a 20.10 or OCI export are which image's config and layers)
 //! hex.rs: lower-case hex for digests
 //! leak/: what a credential is, once: a secret's forms (scan and masking), the shape detectors
 //! (context guard and scan), credentials in URLs, placeholders; cache.rs: shipimg's cache dir

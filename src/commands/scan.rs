@@ -10,7 +10,7 @@ use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::refusals::{Refusal, Refusals};
 use crate::scan::{
-    Explanation, Finding, Note, NoteReason, ScanOptions, ScanReport, ScanSecret, scan_image,
+    Explanation, Finding, Note, NoteReason, Part, ScanOptions, ScanReport, ScanSecret, scan_image,
 };
 use crate::settings::Verbosity;
 
@@ -310,10 +310,12 @@ pub async fn scan_and_report(
 /// Only layers refused for a held secret's value are remembered: that is what a later scan,
 /// holding other values, could miss. A credential found by its shape is found again by any
 /// later scan, and remembering it would keep refusing a layer after a detector learned better.
+/// Only the image's own layers: an attestation is written anew by every build, never taken from
+/// the cache.
 fn refused_layers(findings: &[Finding]) -> Vec<Refusal> {
     let mut refused: Vec<Refusal> = Vec::new();
     for finding in findings {
-        let Some(layer) = &finding.layer else {
+        let (Part::Layer, Some(layer)) = (finding.part, &finding.layer) else {
             continue;
         };
         if !matches!(finding.what, crate::scan::FindingKind::Secret { .. }) {
@@ -337,4 +339,47 @@ fn refused_layers(findings: &[Finding]) -> Vec<Refusal> {
         });
     }
     refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::FindingKind;
+
+    fn finding(part: Part, layer: Option<&str>, path: &str) -> Finding {
+        Finding {
+            part,
+            layer: layer.map(str::to_owned),
+            layer_index: Some(1),
+            path: Some(path.into()),
+            what: FindingKind::Secret { id: "tok".into() },
+            step: Some("COPY x /etc/x".into()),
+            deleted_later: false,
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn only_the_image_layers_are_remembered_by_diff_id() {
+        let layer = format!("sha256:{:064x}", 1);
+        let statement = format!("sha256:{:064x}", 2);
+        let refused = refused_layers(&[
+            finding(Part::Layer, Some(&layer), "etc/x"),
+            finding(Part::Layer, Some(&layer), "etc/y"),
+            finding(
+                Part::Attestation,
+                Some(&statement),
+                "https://slsa.dev/provenance/v0.2",
+            ),
+            finding(Part::Manifest, None, &statement),
+            finding(Part::Config, None, "config: Env X"),
+        ]);
+        assert_eq!(
+            refused,
+            [Refusal {
+                diff_id: layer,
+                finding: "`etc/x`: secret `tok`".into(),
+            }]
+        );
+    }
 }

@@ -1,22 +1,32 @@
 //! The leak scan: proves an image carries none of the build's secrets and no credential file.
 //!
-//! The image is read as the engine exports it (`docker save`: an outer tar holding
-//! `manifest.json`, the config JSON and one tar per layer, plain or gzip) as a stream: nothing is
-//! unpacked to disk and no layer is held in memory. One blocking thread drives the export's
+//! The image is read as the engine exports it (`docker save`) as a stream: nothing is unpacked to
+//! disk and no layer is held in memory. The export is an outer tar: Docker 20.10's holds
+//! `manifest.json`, the config JSON and one plain tar per layer; Docker 25 and later write an OCI
+//! image layout (`index.json`, every blob under `blobs/sha256/`), where the containerd image
+//! store keeps layers as they were built (gzip or zstd) and adds attestation manifests whose
+//! layers are in-toto statements ([`layout`] says how each is read). Entries are told apart by
+//! their first bytes, whatever their names or order. One blocking thread drives the export's
 //! connection and reads the outer tar. A plain layer is scanned on that thread as it streams by
-//! (the search outruns any engine's export); a gzip layer's bytes go, in bounded chunks, to one
-//! of a fixed set of worker threads, one per core, so decompression runs in parallel. Each layer's
-//! own tar is read entry by entry and every file's bytes are searched, chunk by chunk with an
-//! overlap, for every form of every secret at once (aho-corasick over the bytes with line breaks
-//! removed, so wrapped base64 and hex are found; [`crate::leak::forms`]), and where a detector's
-//! anchor occurs, for credentials by their shape ([`crate::leak::shapes`]), whoever's they are.
+//! (the search outruns any engine's export); a gzip or zstd layer's bytes go, in bounded chunks,
+//! to one of a fixed set of worker threads, one per core, so decompression runs in parallel. Any
+//! other entry (JSON, an in-toto statement) is searched on the reading thread as one file. Each
+//! layer's own tar is read entry by entry and every file's bytes are searched, chunk by chunk
+//! with an overlap, for every form of every secret at once (aho-corasick over the bytes with line
+//! breaks removed, so wrapped base64 and hex are found; [`crate::leak::forms`]), and where a
+//! detector's anchor occurs, for credentials by their shape ([`crate::leak::shapes`]), whoever's
+//! they are.
 //! File names are checked against the context guard's credential list
 //! ([`crate::context::guard`]) in every layer, so a file a later layer deletes is still found: it
 //! still ships in the layer that added it.
 //!
-//! The image config (Env, Labels, Cmd, Entrypoint, history) is searched with the same needles.
-//! `manifest.json` comes last in a 20.10 save stream, so layer findings are kept by their path in
-//! the archive and mapped to the config's history (its non-empty entries, in order) at the end.
+//! The image config (Env, Labels, Cmd, Entrypoint, history) is searched with the same needles,
+//! and so are the manifests and image indexes (annotations). The JSON that says what a blob is
+//! can come after the blob (`manifest.json` comes last in a 20.10 save stream; containerd writes
+//! blobs in digest order), so findings are kept by their path in the archive and mapped at the
+//! end: to their manifest's layer order, the config's diff ids and its history (its non-empty
+//! entries, in order). A statement of an attestation is reported as such, named after its
+//! predicate type; a blob that no manifest names as a layer counts only if it is a layer tar.
 //!
 //! A [`Finding`] names the layer, the path and the secret's id, never its value: a history step
 //! shown with a finding has every secret encoding in it masked.
@@ -43,6 +53,7 @@ use crate::leak::shapes::{self, CredentialKind, Detection};
 
 pub mod allow;
 pub mod evidence;
+mod layout;
 
 use allow::AllowList;
 use evidence::{Digests, EvidenceIndex, ListFile, Provenance, StreamDigests, Verdict};
@@ -96,15 +107,32 @@ pub enum FindingKind {
     },
 }
 
+/// Which part of the exported image a finding is in: all of them are pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// A layer of the image: a file in its filesystem.
+    Layer,
+    /// A layer of an attestation manifest: an in-toto statement (provenance, SBOM) that BuildKit
+    /// attached to the image.
+    Attestation,
+    /// The image config (Env, Labels, Cmd, Entrypoint, history).
+    Config,
+    /// A manifest or image index (its annotations).
+    Manifest,
+}
+
 /// One place where the image carries a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// Which part of the image it is in.
+    pub part: Part,
     /// The layer: its diff id (`sha256:...`) when the config lists it, else its path in the save
-    /// archive. `None` for the image config.
+    /// archive. `None` for the image config and manifests.
     pub layer: Option<String>,
     /// The layer's position (0-based, bottom first), when known.
     pub layer_index: Option<usize>,
-    /// The file path in the layer, or `config: Env NAME`, `config: Labels`, `history` ...
+    /// The file path in the layer; for an attestation, the statement's predicate type; for the
+    /// config, `config: Env NAME`, `config: Labels`, `history` ...; for a manifest, its digest.
     pub path: Option<String>,
     /// What was found.
     pub what: FindingKind,
@@ -120,10 +148,15 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.layer, self.layer_index) {
-            (Some(layer), Some(index)) => write!(f, "layer {} ({layer})", index + 1)?,
-            (Some(layer), None) => write!(f, "layer {layer}")?,
-            (None, _) => f.write_str("image config")?,
+        let what = match self.part {
+            Part::Attestation => "attestation layer",
+            _ => "layer",
+        };
+        match (self.part, &self.layer, self.layer_index) {
+            (Part::Manifest, _, _) => f.write_str("manifest")?,
+            (_, Some(layer), Some(index)) => write!(f, "{what} {} ({layer})", index + 1)?,
+            (_, Some(layer), None) => write!(f, "{what} {layer}")?,
+            (_, None, _) => f.write_str("image config")?,
         }
         if let Some(path) = &self.path {
             write!(f, ": `{path}`")?;
@@ -461,11 +494,42 @@ impl Needles {
     }
 }
 
-/// A layer handed to a worker.
+/// How a layer blob is stored. Told by its first bytes, not a media type: the manifest that
+/// names the blob's media type may come after it in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// A plain tar.
+    Plain,
+    /// gzip (`1f 8b`), one or more members.
+    Gzip,
+    /// zstd (`28 b5 2f fd`, or a skippable frame first), one or more frames.
+    Zstd,
+}
+
+impl Encoding {
+    /// The encoding of a blob whose first bytes are `head`, if it is a layer; `None` for anything
+    /// else (JSON, an in-toto statement, `oci-layout`).
+    fn sniff(path: &str, head: &[u8]) -> Option<Encoding> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            return Some(Encoding::Gzip);
+        }
+        let skippable =
+            head.len() >= 4 && head[0] & 0xf0 == 0x50 && head[1..4] == [0x2a, 0x4d, 0x18];
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || skippable {
+            return Some(Encoding::Zstd);
+        }
+        let ustar = head.len() >= 262 && &head[257..262] == b"ustar";
+        // An empty layer is a tar of zero blocks alone (Docker 25 writes one as a blob).
+        let empty_tar = head.len() == 512 && head.iter().all(|&b| b == 0);
+        (ustar || empty_tar || path.ends_with("layer.tar")).then_some(Encoding::Plain)
+    }
+}
+
+/// A compressed layer handed to a worker.
 struct Job {
     /// Its path in the save archive.
     path: String,
-    gzip: bool,
+    encoding: Encoding,
     chunks: Receiver<Vec<u8>>,
 }
 
@@ -559,7 +623,8 @@ fn scan_with<R: Read>(
                         current: Vec::new(),
                         pos: 0,
                     };
-                    let result = scan_layer(job.path, reader, job.gzip, needles, options, &mut buf);
+                    let result =
+                        scan_layer(job.path, reader, job.encoding, needles, options, &mut buf);
                     let _ = results.send(result);
                 }
             });
@@ -586,16 +651,20 @@ fn scan_with<R: Read>(
 /// What the outer tar holds besides layers.
 #[derive(Default)]
 struct Outer {
-    /// JSON files (manifest, config) by path.
+    /// JSON files (`manifest.json`, `index.json`, configs, manifests) by path.
     json: HashMap<String, Vec<u8>>,
+    /// Every entry that is not a layer tar, searched as one file (by path): an attestation's
+    /// in-toto statement is one, and so is a manifest. Which of them count is known at the end.
+    blobs: HashMap<String, LayerResult>,
     /// Symlinked entries (a layer shared by two ids): path -> target path.
     links: HashMap<String, String>,
 }
 
-/// Reads the outer tar. A gzip layer goes to a worker (decompression is what uses the cores); a
-/// plain one is scanned right here, as it streams by: searching runs at gigabytes a second, far
-/// above what the engine exports, and handing its chunks to another thread only cost wake-ups
-/// and copies on the machine the engine shares (`bench/scan.sh`).
+/// Reads the outer tar. A compressed layer (gzip, zstd) goes to a worker (decompression is what
+/// uses the cores); a plain one is scanned right here, as it streams by: searching runs at
+/// gigabytes a second, far above what the engine exports, and handing its chunks to another
+/// thread only cost wake-ups and copies on the machine the engine shares (`bench/scan.sh`).
+/// Any other entry is searched here as one file, and kept when it is JSON.
 fn read_outer<R: Read>(
     reader: R,
     jobs: &SyncSender<Job>,
@@ -628,24 +697,34 @@ fn read_outer<R: Read>(
         let size = entry.size();
         let mut head = vec![0u8; 512.min(size as usize)];
         entry.read_exact(&mut head).map_err(ScanError::Read)?;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
-        let is_tar = head.len() >= 262 && &head[257..262] == b"ustar";
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            return Err(ScanError::Layer {
-                layer: path,
-                source: io::Error::other("zstd-compressed layers are not supported"),
-            });
-        }
-        if gzip {
-            feed_layer(path, gzip, head, &mut entry, jobs)?;
-        } else if is_tar || path.ends_with("layer.tar") {
-            let reader = io::Cursor::new(head).chain(&mut entry);
-            let result = scan_layer(path, reader, false, needles, options, &mut buf);
-            let _ = results.send(result);
-        } else if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
-            let mut json = head;
-            entry.read_to_end(&mut json).map_err(ScanError::Read)?;
-            outer.json.insert(path, json);
+        match Encoding::sniff(&path, &head) {
+            Some(Encoding::Plain) => {
+                let reader = io::Cursor::new(head).chain(&mut entry);
+                let result = scan_layer(path, reader, Encoding::Plain, needles, options, &mut buf);
+                let _ = results.send(result);
+            }
+            Some(encoding) => feed_layer(path, encoding, head, &mut entry, jobs)?,
+            None => {
+                let mut result = LayerResult {
+                    path: path.clone(),
+                    ..LayerResult::default()
+                };
+                let mut files = FileScanner::new(needles, options, &mut buf);
+                if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
+                    let mut json = head;
+                    entry.read_to_end(&mut json).map_err(ScanError::Read)?;
+                    files
+                        .scan_file(path.clone(), size, &mut &json[..], &mut result)
+                        .map_err(ScanError::Read)?;
+                    outer.json.insert(path.clone(), json);
+                } else {
+                    let mut reader = io::Cursor::new(head).chain(&mut entry);
+                    files
+                        .scan_file(path.clone(), size, &mut reader, &mut result)
+                        .map_err(ScanError::Read)?;
+                }
+                outer.blobs.insert(path, result);
+            }
         }
     }
     Ok(outer)
@@ -653,7 +732,7 @@ fn read_outer<R: Read>(
 
 fn feed_layer(
     path: String,
-    gzip: bool,
+    encoding: Encoding,
     head: Vec<u8>,
     entry: &mut impl Read,
     jobs: &SyncSender<Job>,
@@ -661,7 +740,7 @@ fn feed_layer(
     let (tx, rx) = mpsc::sync_channel(FEED_DEPTH);
     jobs.send(Job {
         path,
-        gzip,
+        encoding,
         chunks: rx,
     })
     .map_err(|_| ScanError::Read(io::Error::other("the layer workers stopped")))?;
@@ -731,11 +810,11 @@ fn resolve_link(path: &str, target: &[u8]) -> String {
     parts.join("/")
 }
 
-/// Reads one layer's tar and searches every file in it.
+/// Reads one layer's tar, decompressing it as `encoding` says, and searches every file in it.
 fn scan_layer(
     path: String,
     reader: impl Read,
-    gzip: bool,
+    encoding: Encoding,
     needles: &Needles,
     options: &ScanOptions,
     buf: &mut Vec<u8>,
@@ -744,16 +823,18 @@ fn scan_layer(
         path,
         ..LayerResult::default()
     };
-    let outcome = if gzip {
-        scan_layer_tar(
+    let mut files = FileScanner::new(needles, options, buf);
+    let outcome = match encoding {
+        Encoding::Plain => scan_layer_tar(reader, &mut files, &mut result),
+        Encoding::Gzip => scan_layer_tar(
             flate2::read::MultiGzDecoder::new(reader),
-            needles,
-            options,
-            buf,
+            &mut files,
             &mut result,
-        )
-    } else {
-        scan_layer_tar(reader, needles, options, buf, &mut result)
+        ),
+        // libzstd reads every frame of the stream and skips skippable ones; it refuses a frame
+        // whose window is over 128 MiB (its default limit), which bounds a worker's memory.
+        Encoding::Zstd => zstd::stream::read::Decoder::new(reader)
+            .and_then(|decoder| scan_layer_tar(decoder, &mut files, &mut result)),
     };
     if let Err(err) = outcome {
         result.error = Some(err);
@@ -763,17 +844,9 @@ fn scan_layer(
 
 fn scan_layer_tar(
     reader: impl Read,
-    needles: &Needles,
-    options: &ScanOptions,
-    buf: &mut Vec<u8>,
+    files: &mut FileScanner<'_>,
     result: &mut LayerResult,
 ) -> io::Result<()> {
-    let overlap = (2 * needles.longest).max(SHAPE_OVERLAP);
-    buf.resize(SCAN_CHUNK + overlap, 0);
-    let mut scratch = Vec::new();
-    let mut found = BTreeSet::new();
-    let mut shaped: BTreeSet<Detection> = BTreeSet::new();
-    let allow_digests = options.allow.has_digests();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -794,8 +867,63 @@ fn scan_layer_tar(
         if !(kind.is_file() || kind == tar::EntryType::Continuous) {
             continue;
         }
-        result.files += 1;
         let size = entry.size();
+        files.scan_file(path, size, &mut entry, result)?;
+    }
+    Ok(())
+}
+
+/// Searches files one at a time, for every form of every secret and for credentials by their
+/// shape, reusing its buffers from file to file.
+struct FileScanner<'a> {
+    needles: &'a Needles,
+    options: &'a ScanOptions,
+    buf: &'a mut Vec<u8>,
+    overlap: usize,
+    scratch: Vec<u8>,
+    found: BTreeSet<usize>,
+    shaped: BTreeSet<Detection>,
+}
+
+impl<'a> FileScanner<'a> {
+    fn new(needles: &'a Needles, options: &'a ScanOptions, buf: &'a mut Vec<u8>) -> Self {
+        let overlap = (2 * needles.longest).max(SHAPE_OVERLAP);
+        buf.resize(SCAN_CHUNK + overlap, 0);
+        Self {
+            needles,
+            options,
+            buf,
+            overlap,
+            scratch: Vec::new(),
+            found: BTreeSet::new(),
+            shaped: BTreeSet::new(),
+        }
+    }
+
+    /// Searches one file (`path`, `size` bytes, read from `reader`), adding what it finds and
+    /// what it is (a package list, a file `--explain` asked about) to `result`.
+    fn scan_file(
+        &mut self,
+        path: String,
+        size: u64,
+        reader: &mut impl Read,
+        result: &mut LayerResult,
+    ) -> io::Result<()> {
+        let Self {
+            needles,
+            options,
+            buf,
+            overlap,
+            scratch,
+            found,
+            shaped,
+        } = self;
+        let (needles, options, overlap) = (*needles, *options, *overlap);
+        let allow_digests = options.allow.has_digests();
+        let name = path
+            .rsplit_once('/')
+            .map_or(path.as_str(), |(_, name)| name);
+        result.files += 1;
         found.clear();
         shaped.clear();
         if let NameVerdict::Credential(kind) = guard::classify_name(path.as_bytes()) {
@@ -830,14 +958,14 @@ fn scan_layer_tar(
         // with a NUL put in front of it is still found.
         let mut binary = false;
         loop {
-            let n = read_full(&mut entry, &mut buf[keep..keep + SCAN_CHUNK])?;
+            let n = read_full(reader, &mut buf[keep..keep + SCAN_CHUNK])?;
             if n == 0 {
                 break;
             }
             result.bytes += n as u64;
             let total = keep + n;
             let window = &buf[..total];
-            needles.find_in(window, &mut scratch, &mut found);
+            needles.find_in(window, scratch, found);
             let complete = first && n as u64 == size;
             if first {
                 binary = shapes::is_binary(window);
@@ -880,7 +1008,7 @@ fn scan_layer_tar(
         if let (Some(list), Some(bytes)) = (&list, &list_bytes) {
             result.evidence.add(list, bytes);
         }
-        for detection in &shaped {
+        for detection in shaped.iter() {
             result.hits.push(Hit {
                 path: path.clone(),
                 what: FindingKind::Credential {
@@ -909,8 +1037,8 @@ fn scan_layer_tar(
                 digests: None,
             });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -919,14 +1047,6 @@ fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ManifestEntry {
-    config: String,
-    #[serde(default)]
-    layers: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -966,7 +1086,8 @@ struct RootFs {
     diff_ids: Vec<String>,
 }
 
-/// Maps layer results to the manifest's order and the config's history, and scans the config.
+/// Maps layer results to the manifests' order and the configs' history ([`layout`]), and scans
+/// the configs and manifests.
 fn assemble(
     outer: Outer,
     mut layers: HashMap<String, LayerResult>,
@@ -986,12 +1107,6 @@ fn assemble(
         evidence: &evidence,
         allow: &options.allow,
     };
-    let manifest = outer
-        .json
-        .get("manifest.json")
-        .ok_or_else(|| ScanError::Format("no `manifest.json`".into()))?;
-    let manifest: Vec<ManifestEntry> = serde_json::from_slice(manifest)
-        .map_err(|err| ScanError::Format(format!("bad `manifest.json`: {err}")))?;
     let mut report = ScanReport {
         layers: layers.len(),
         ..ScanReport::default()
@@ -1010,12 +1125,12 @@ fn assemble(
         }
         path
     };
+    let layout = layout::read_layout(&outer.json, resolve).map_err(ScanError::Format)?;
     let mut mapped = HashSet::new();
-    for image in &manifest {
-        let config_raw = outer
-            .json
-            .get(&resolve(&image.config))
-            .ok_or_else(|| ScanError::Format(format!("no config `{}`", image.config)))?;
+    for image in &layout.images {
+        let Some(config_raw) = outer.json.get(&image.config) else {
+            return Err(ScanError::Format(format!("no config `{}`", image.config)));
+        };
         let config: ImageConfig = serde_json::from_slice(config_raw)
             .map_err(|err| ScanError::Format(format!("bad config `{}`: {err}", image.config)))?;
         let steps: Vec<&str> = config
@@ -1026,16 +1141,34 @@ fn assemble(
             .collect();
         let steps_known = steps.len() == image.layers.len();
         let diff_ids = config.rootfs.as_ref().map(|r| &r.diff_ids);
-        report
-            .diff_ids
-            .extend(diff_ids.into_iter().flatten().cloned());
-        let paths: Vec<String> = image.layers.iter().map(|p| resolve(p)).collect();
-        for (index, path) in paths.iter().enumerate() {
+        // The image's own layers; an attestation's statements are no layer a later build can
+        // get from the cache.
+        if !image.attestation {
+            report
+                .diff_ids
+                .extend(diff_ids.into_iter().flatten().cloned());
+        }
+        let part = match image.attestation {
+            true => Part::Attestation,
+            false => Part::Layer,
+        };
+        let paths: Vec<&str> = image.layers.iter().map(|l| l.path.as_str()).collect();
+        for (index, layer_ref) in image.layers.iter().enumerate() {
+            let path = &layer_ref.path;
             if !mapped.insert(path.clone()) {
                 continue;
             }
-            let Some(layer) = layers.get(path) else {
-                continue;
+            // A layer tar, or a blob searched as one file (an in-toto statement), named after
+            // the predicate it holds.
+            let (layer, file_name) = match (layers.get(path), outer.blobs.get(path)) {
+                (Some(layer), _) => (layer, None),
+                (None, Some(blob)) => {
+                    report.layers += 1;
+                    report.files += blob.files;
+                    report.bytes += blob.bytes;
+                    (blob, layer_ref.predicate.clone())
+                }
+                (None, None) => continue,
             };
             let name = diff_ids
                 .and_then(|ids| ids.get(index))
@@ -1046,21 +1179,25 @@ fn assemble(
             let deleted_later = |file: &str| {
                 later.iter().any(|p| {
                     layers
-                        .get(p)
+                        .get(*p)
                         .is_some_and(|l| is_deleted(file, &l.deleted, &l.opaque))
                 })
             };
             for hit in &layer.hits {
                 let finding = Finding {
+                    part,
                     layer: Some(name.clone()),
                     layer_index: Some(index),
-                    path: Some(hit.path.clone()),
+                    path: Some(file_name.clone().unwrap_or_else(|| hit.path.clone())),
                     what: hit.what.clone(),
                     step: step.clone(),
                     deleted_later: deleted_later(&hit.path),
                     evidence: None,
                 };
                 judge.sort(finding, hit.digests.as_ref(), &mut report);
+            }
+            if image.attestation {
+                continue;
             }
             for file in &layer.explained {
                 report.explained.push((
@@ -1088,7 +1225,35 @@ fn assemble(
             .findings
             .extend(scan_config(&config, config_raw, needles));
     }
-    // Layers the manifest does not list still shipped in the archive: report them by path.
+    // Manifests and image indexes are pushed too: a held secret in an annotation ships. (Their
+    // shape is not judged, as the config's is not.)
+    for path in &layout.manifests {
+        let Some(blob) = outer.blobs.get(path) else {
+            continue;
+        };
+        let mut ids: Vec<&String> = blob
+            .hits
+            .iter()
+            .filter_map(|hit| match &hit.what {
+                FindingKind::Secret { id } => Some(id),
+                FindingKind::Credential { .. } => None,
+            })
+            .collect();
+        ids.dedup();
+        for id in ids {
+            report.findings.push(Finding {
+                part: Part::Manifest,
+                layer: None,
+                layer_index: None,
+                path: Some(layout::blob_digest(path).unwrap_or_else(|| path.clone())),
+                what: FindingKind::Secret { id: id.clone() },
+                step: None,
+                deleted_later: false,
+                evidence: None,
+            });
+        }
+    }
+    // Layers no manifest lists still shipped in the archive: report them by path.
     let mut rest: Vec<_> = layers
         .drain()
         .filter(|(path, _)| !mapped.contains(path))
@@ -1097,6 +1262,7 @@ fn assemble(
     for (path, layer) in rest {
         for hit in layer.hits {
             let finding = Finding {
+                part: Part::Layer,
                 layer: Some(path.clone()),
                 layer_index: None,
                 path: Some(hit.path),
@@ -1181,6 +1347,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
         for id in ids {
             reported.insert(id.clone());
             out.push(Finding {
+                part: Part::Config,
                 layer: None,
                 layer_index: None,
                 path: Some(what.clone()),
@@ -1230,6 +1397,7 @@ fn scan_config(config: &ImageConfig, raw: &[u8], needles: &Needles) -> Vec<Findi
     for id in ids {
         if !reported.contains(id) {
             findings.push(Finding {
+                part: Part::Config,
                 layer: None,
                 layer_index: None,
                 path: Some("config".into()),
@@ -1309,15 +1477,18 @@ mod tests {
         enc.finish().unwrap()
     }
 
+    /// Appends a regular file to an archive being built.
+    fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, data).unwrap();
+    }
+
     /// A `docker save` archive, in 20.10's order: layers, config, then `manifest.json` last.
     fn save(layers: &[Vec<u8>], history: &[&str], config_extra: serde_json::Value) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        let mut add = |path: &str, data: &[u8]| {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            builder.append_data(&mut header, path, data).unwrap();
-        };
+        let mut add = |path: &str, data: &[u8]| append(&mut builder, path, data);
         let mut paths = Vec::new();
         for (i, data) in layers.iter().enumerate() {
             let path = format!("{i:064x}/layer.tar");
@@ -1351,6 +1522,139 @@ mod tests {
 
     fn scan(archive: &[u8], secrets: &[ScanSecret]) -> ScanReport {
         scan_save_stream(archive, secrets, &ScanOptions::default(), 2).unwrap()
+    }
+
+    fn sha256(data: &[u8]) -> String {
+        use sha2::Digest;
+        format!("sha256:{}", crate::hex::encode(&sha2::Sha256::digest(data)))
+    }
+
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(data, 3).unwrap()
+    }
+
+    /// An OCI image layout as the containerd store exports an image built with an attestation:
+    /// `index.json` -> an image index -> the platform manifest (`layers`, stored as given, their
+    /// diff ids the digests of `uncompressed`) and an attestation manifest holding `statement`.
+    /// `manifest.json` (the compatibility file) only when `with_compat`; `blob_order` says where
+    /// the blobs go: `"layers-first"` (layers, then the statement, then the JSON that describes
+    /// them) or `"by-digest"` (as containerd writes them: any blob before any other).
+    struct Oci<'a> {
+        layers: &'a [(Vec<u8>, Vec<u8>)],
+        history: &'a [&'a str],
+        statement: &'a [u8],
+        index_annotations: serde_json::Value,
+        with_compat: bool,
+        blob_order: &'a str,
+    }
+
+    impl Oci<'_> {
+        fn archive(&self) -> Vec<u8> {
+            let blob = |data: &[u8]| {
+                (
+                    format!("blobs/sha256/{}", &sha256(data)[7..]),
+                    data.to_vec(),
+                )
+            };
+            let descriptor = |data: &[u8], media: &str| {
+                let (digest, size) = (sha256(data), data.len());
+                serde_json::json!({"mediaType": media, "digest": digest, "size": size})
+            };
+            let mut layer_blobs = Vec::new();
+            let mut layer_descriptors = Vec::new();
+            for (stored, _) in self.layers {
+                layer_blobs.push(blob(stored));
+                let media = match stored.first() {
+                    Some(0x28) => "application/vnd.oci.image.layer.v1.tar+zstd",
+                    _ => "application/vnd.oci.image.layer.v1.tar+gzip",
+                };
+                layer_descriptors.push(descriptor(stored, media));
+            }
+            let diff_ids: Vec<String> = self.layers.iter().map(|(_, tar)| sha256(tar)).collect();
+            let history: Vec<_> = self
+                .history
+                .iter()
+                .map(|h| serde_json::json!({"created_by": h}))
+                .collect();
+            let config = serde_json::json!({
+                "architecture": "amd64", "os": "linux",
+                "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+                "history": history,
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            })
+            .to_string()
+            .into_bytes();
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": descriptor(&config, "application/vnd.oci.image.config.v1+json"),
+                "layers": layer_descriptors,
+            })
+            .to_string()
+            .into_bytes();
+            let att_config = serde_json::json!({
+                "architecture": "unknown", "os": "unknown", "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [sha256(self.statement)]},
+            })
+            .to_string()
+            .into_bytes();
+            let mut statement_layer = descriptor(self.statement, "application/vnd.in-toto+json");
+            statement_layer["annotations"] = serde_json::json!({
+                "in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"
+            });
+            let att_manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": descriptor(&att_config, "application/vnd.oci.image.config.v1+json"),
+                "layers": [statement_layer],
+            })
+            .to_string()
+            .into_bytes();
+            let mut platform = descriptor(&manifest, "application/vnd.oci.image.manifest.v1+json");
+            platform["platform"] = serde_json::json!({"architecture": "amd64", "os": "linux"});
+            let mut attestation =
+                descriptor(&att_manifest, "application/vnd.oci.image.manifest.v1+json");
+            attestation["platform"] =
+                serde_json::json!({"architecture": "unknown", "os": "unknown"});
+            attestation["annotations"] = serde_json::json!({
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": sha256(&manifest),
+            });
+            let image_index = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [platform, attestation],
+                "annotations": self.index_annotations,
+            })
+            .to_string()
+            .into_bytes();
+            let mut top = descriptor(&image_index, "application/vnd.oci.image.index.v1+json");
+            top["annotations"] = serde_json::json!({"io.containerd.image.name": "docker.io/x/y:1"});
+            let index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
+            let mut blobs = layer_blobs;
+            blobs.push(blob(self.statement));
+            for json in [&config, &manifest, &att_config, &att_manifest, &image_index] {
+                blobs.push(blob(json));
+            }
+            if self.blob_order == "by-digest" {
+                blobs.sort();
+            }
+            let mut builder = tar::Builder::new(Vec::new());
+            let mut add = |path: &str, data: &[u8]| append(&mut builder, path, data);
+            for (path, data) in &blobs {
+                add(path, data);
+            }
+            add("index.json", index.to_string().as_bytes());
+            if self.with_compat {
+                let layers: Vec<String> = self.layers.iter().map(|(l, _)| blob(l).0).collect();
+                let compat = serde_json::json!([{
+                    "Config": blob(&config).0, "RepoTags": ["x/y:1"], "Layers": layers,
+                }]);
+                add("manifest.json", compat.to_string().as_bytes());
+            }
+            add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+            builder.into_inner().unwrap()
+        }
     }
 
     #[test]
@@ -1937,5 +2241,172 @@ mod tests {
             other.digests.sha256,
             Some(sha2::Sha256::digest(&key).into())
         );
+    }
+
+    /// Bytes that do not compress: a file whose zstd blob spans several of the reader's chunks.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// A provenance statement as BuildKit writes it with `--provenance=mode=max`: the build
+    /// arguments are in it.
+    fn provenance(arg: &[u8]) -> Vec<u8> {
+        serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "subject": [{"name": "pkg:docker/x/y@1?platform=linux%2Famd64",
+                         "digest": {"sha256": format!("{:064x}", 7)}}],
+            "predicate": {"buildType": "https://mobyproject.org/buildkit@v1",
+                "invocation": {"parameters": {"frontend": "dockerfile.v0",
+                    "args": {"build-arg:TOKEN": String::from_utf8_lossy(arg)}}}},
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    const NETRC: &[u8] = b"machine idx.example login acme password Zq8xT2pLw9vR\n";
+
+    #[test]
+    fn an_oci_export_maps_zstd_and_gzip_layers_by_diff_id_and_scans_the_attestation() {
+        let base = layer(&[("bin/sh", b"elf"), ("app/main.py", b"print(1)")]);
+        let big = noise(1 << 20);
+        let app = layer(&[("srv/blob.bin", &big), ("root/.netrc", NETRC)]);
+        let layers = [(gzip(&base), base.clone()), (zstd(&app), app.clone())];
+        let statement = provenance(TOKEN);
+        let diff_ids = vec![sha256(&base), sha256(&app)];
+        for with_compat in [true, false] {
+            for blob_order in ["layers-first", "by-digest"] {
+                let archive = Oci {
+                    layers: &layers,
+                    history: &["ADD rootfs.tar / # buildkit", "COPY . / # buildkit"],
+                    statement: &statement,
+                    index_annotations: serde_json::json!({}),
+                    with_compat,
+                    blob_order,
+                }
+                .archive();
+                let case = format!("manifest.json: {with_compat}, {blob_order}");
+                let report = scan(&archive, &[secret("--build-arg TOKEN", TOKEN, None)]);
+                assert_eq!(report.diff_ids, diff_ids, "{case}");
+                let found: Vec<_> = report
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.part,
+                            f.layer.clone(),
+                            f.layer_index,
+                            f.path.as_deref(),
+                            &f.what,
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    found,
+                    [
+                        (
+                            Part::Layer,
+                            Some(diff_ids[1].clone()),
+                            Some(1),
+                            Some("root/.netrc"),
+                            &FindingKind::Credential {
+                                kind: CredentialKind::Netrc,
+                                whole_file: true
+                            }
+                        ),
+                        (
+                            Part::Attestation,
+                            Some(sha256(&statement)),
+                            Some(0),
+                            Some("https://slsa.dev/provenance/v0.2"),
+                            &FindingKind::Secret {
+                                id: "--build-arg TOKEN".into()
+                            }
+                        ),
+                    ],
+                    "{case}"
+                );
+                assert_eq!(report.findings[0].step.as_deref(), Some("COPY . /"));
+                assert_eq!(
+                    report.findings[1].to_string(),
+                    format!(
+                        "attestation layer 1 ({}): `https://slsa.dev/provenance/v0.2`: secret `--build-arg TOKEN`",
+                        sha256(&statement)
+                    )
+                );
+                // Two image layers and the statement, every byte of them uncompressed.
+                assert_eq!(report.layers, 3, "{case}");
+                assert_eq!(report.files, 5, "{case}");
+                let file_bytes = 3 + 8 + big.len() + NETRC.len() + statement.len();
+                assert_eq!(report.bytes, file_bytes as u64, "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_held_secret_in_a_zstd_layer_or_a_manifest_annotation_is_found() {
+        let app = layer(&[("app/tok.txt", &[b"x=".as_ref(), TOKEN].concat())]);
+        // Two zstd frames, as a producer that flushes per file writes them.
+        let split = app.len() / 2;
+        let stored = [zstd(&app[..split]), zstd(&app[split..])].concat();
+        let archive = Oci {
+            layers: &[(stored, app.clone())],
+            history: &["COPY tok.txt /app/"],
+            statement: &provenance(b"nothing held"),
+            index_annotations: serde_json::json!({
+                "org.opencontainers.image.description": String::from_utf8_lossy(TOKEN)}),
+            with_compat: false,
+            blob_order: "by-digest",
+        }
+        .archive();
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        let found: Vec<(Part, Option<&str>)> = report
+            .findings
+            .iter()
+            .map(|f| (f.part, f.path.as_deref()))
+            .collect();
+        assert_eq!(found.len(), 2, "{:#?}", report.findings);
+        assert_eq!(found[0], (Part::Layer, Some("app/tok.txt")));
+        assert_eq!(found[1].0, Part::Manifest);
+        assert!(
+            report.findings[1]
+                .to_string()
+                .starts_with("manifest: `sha256:"),
+            "{}",
+            report.findings[1]
+        );
+        assert_eq!(report.diff_ids, [sha256(&app)]);
+    }
+
+    #[test]
+    fn finds_a_secret_in_a_zstd_layer_of_several_frames() {
+        let app = layer(&[("app/tok.txt", &[b"x=".as_ref(), TOKEN].concat())]);
+        // Two frames, as a producer that flushes per file writes them.
+        let split = app.len() / 2;
+        let stored = [zstd(&app[..split]), zstd(&app[split..])].concat();
+        let archive = save(&[stored], &["COPY tok.txt /app/"], serde_json::json!({}));
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        let paths: Vec<_> = report.findings.iter().map(|f| f.path.as_deref()).collect();
+        assert_eq!(paths, [Some("app/tok.txt")]);
+        assert_eq!(report.findings[0].layer_index, Some(0));
+    }
+
+    #[test]
+    fn a_broken_zstd_layer_is_an_error() {
+        let mut stored = zstd(&layer(&[("a", b"clean")]));
+        let cut = stored.len() / 2;
+        stored.truncate(cut);
+        stored.extend_from_slice(&[0xff; 64]);
+        let archive = save(&[stored], &["RUN x"], serde_json::json!({}));
+        let err = scan_save_stream(&archive[..], &[], &ScanOptions::default(), 1).unwrap_err();
+        assert!(matches!(err, ScanError::Layer { .. }), "{err:?}");
     }
 }
