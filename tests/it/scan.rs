@@ -1,10 +1,14 @@
 //! The leak scan against real images: built with the sandbox engine's docker CLI (BuildKit), then
 //! exported and scanned through the engine API by `shipimg::scan::scan_image`.
 
+use std::io::Read;
+use std::process::Command;
+
 use secrecy::SecretSlice;
 use shipimg::engine::Engine;
 use shipimg::engine::endpoint::{Endpoint, EndpointEnv, Source, parse_host};
-use shipimg::scan::{Finding, FindingKind, ScanError, ScanReport, ScanSecret, scan_image};
+use shipimg::leak::shapes::CredentialKind;
+use shipimg::scan::{Finding, FindingKind, Part, ScanError, ScanReport, ScanSecret, scan_image};
 
 use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, busybox, shipimg, unique_image};
 
@@ -18,14 +22,8 @@ fn nonce() -> String {
     format!("{}-{}", std::process::id(), now.as_nanos())
 }
 
-/// Builds `dockerfile` (its `{base}` and `{nonce}` filled in) with these context files and
-/// extra `docker build` arguments; returns the tag and its clean-up guard.
-fn build(
-    what: &str,
-    dockerfile: &str,
-    files: &[(&str, &str)],
-    args: &[&str],
-) -> (String, ImageGuard) {
+/// A build context: `dockerfile` (its `{base}` and `{nonce}` filled in) and these files.
+fn context(dockerfile: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let dockerfile = dockerfile
         .replace("{base}", busybox())
@@ -34,6 +32,18 @@ fn build(
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
+    dir
+}
+
+/// Builds `dockerfile` (its `{base}` and `{nonce}` filled in) with these context files and
+/// extra `docker build` arguments; returns the tag and its clean-up guard.
+fn build(
+    what: &str,
+    dockerfile: &str,
+    files: &[(&str, &str)],
+    args: &[&str],
+) -> (String, ImageGuard) {
+    let dir = context(dockerfile, files);
     let tag = unique_image(&format!("scan-{what}"));
     let guard = ImageGuard::new([tag.clone()]);
     let _lock = build_lock();
@@ -271,4 +281,191 @@ fn quiet_scan_still_lists_its_findings_and_does_not_talk_of_a_push() {
         assert!(!out.stderr.contains(NETRC_PASSWORD), "{out}");
         assert!(out.stdout.is_empty(), "{out}");
     }
+}
+
+/// Whether the sandbox engine keeps images in the containerd image store (the sandbox's Docker
+/// 28), whose export is an OCI layout with layers as built and attestation manifests; Docker
+/// 20.10's classic store exports plain layer tars and has no attestations.
+fn containerd_store() -> bool {
+    let info =
+        Outcome::of(
+            Sandbox::get()
+                .docker()
+                .args(["info", "--format", "{{json .DriverStatus}}"]),
+        )
+        .success();
+    info.stdout.contains("io.containerd.snapshotter")
+}
+
+/// What the engine's export of `image` holds, read with the docker CLI and the tar crate
+/// independently of the scanner: how many entries are zstd streams, and whether one is an image
+/// index naming an attestation manifest.
+fn export_holds(image: &str) -> (usize, bool) {
+    let out = Sandbox::get()
+        .docker()
+        .args(["save", image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker save {image}: {out:?}");
+    let (mut zstd, mut attestation) = (0, false);
+    let mut archive = tar::Archive::new(&out.stdout[..]);
+    for entry in archive.entries().unwrap() {
+        let mut data = Vec::new();
+        entry.unwrap().read_to_end(&mut data).unwrap();
+        zstd += usize::from(data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]));
+        attestation |= data.starts_with(b"{")
+            && String::from_utf8_lossy(&data).contains("\"attestation-manifest\"");
+    }
+    (zstd, attestation)
+}
+
+/// The diff ids the engine lists for `image`, bottom first.
+fn engine_diff_ids(image: &str) -> Vec<String> {
+    let out = Outcome::of(Sandbox::get().docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        image,
+    ]))
+    .success();
+    serde_json::from_str(out.stdout.trim()).unwrap()
+}
+
+/// Builds the context in `dir` as `tag` with the standalone buildx (the docker driver) on the
+/// containerd store: every layer compressed with zstd, and a provenance attestation in full
+/// (`mode=max` records the build arguments).
+fn build_zstd_with_provenance(dir: &std::path::Path, tag: &str, args: &[&str]) {
+    let sandbox = Sandbox::get();
+    let config = tempfile::tempdir().unwrap();
+    let output = format!("type=image,name={tag},compression=zstd,force-compression=true");
+    let _lock = build_lock();
+    Outcome::of(
+        Command::new(sandbox.var("SANDBOX_BUILDX"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", config.path())
+            .env("DOCKER_CONFIG", config.path())
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .current_dir(dir)
+            .args(["build", "--progress", "plain", "--provenance", "mode=max"])
+            .args(["--output", &output])
+            .args(args)
+            .arg("."),
+    )
+    .success();
+}
+
+/// The containerd store's export is an OCI layout: layers as built (zstd here), an attestation
+/// manifest whose provenance statement holds the build arguments, no `<id>/layer.tar`. The netrc
+/// in a zstd layer is found and named by the diff id the engine lists, and a held value passed
+/// as a build argument is found in the attestation (it would ship to the registry with the
+/// image). Docker 20.10 cannot make such an image: there the same Dockerfile is built with
+/// `docker build`, and its 20.10 layout scanned: the netrc found by diff id, the argument
+/// nowhere. Either way the test says which layout it scanned.
+#[test]
+fn an_oci_export_with_zstd_layers_and_an_attestation_is_scanned_and_mapped_by_diff_id() {
+    let netrc = netrc_text();
+    let dir = context(
+        "FROM {base}\nRUN echo {nonce} > /n\nCOPY .netrc /root/.netrc\nCOPY app.txt /app/\n",
+        &[(".netrc", &netrc), ("app.txt", "hello\n")],
+    );
+    let tag = unique_image("scan-oci");
+    let _guard = ImageGuard::new([tag.clone()]);
+    let arg = format!("TOKEN={TOKEN}");
+    let containerd = containerd_store();
+    if containerd {
+        build_zstd_with_provenance(dir.path(), &tag, &["--build-arg", &arg]);
+        let (zstd, attestation) = export_holds(&tag);
+        assert!(zstd >= 3, "every layer should be zstd: {zstd} zstd entries");
+        assert!(attestation, "the export holds no attestation manifest");
+        eprintln!(
+            "containerd store: scanning an OCI layout with {zstd} zstd blobs and an attestation"
+        );
+    } else {
+        let _lock = build_lock();
+        Outcome::of(Sandbox::get().docker().current_dir(dir.path()).args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            &tag,
+            "--build-arg",
+            &arg,
+            ".",
+        ]))
+        .success();
+        eprintln!(
+            "classic store (Docker 20.10): no zstd layers nor attestations here; scanning its `docker save` layout"
+        );
+    }
+    let held = [netrc_secret(), secret("--build-arg TOKEN", TOKEN, None)];
+    let report = scan(&tag, &held).unwrap();
+    assert_no_value_shown(&report.findings);
+    let diff_ids = engine_diff_ids(&tag);
+    assert_eq!(report.diff_ids, diff_ids);
+    // The netrc, in the layer under the last COPY, by its diff id and step, found by its name
+    // and its value.
+    let netrc_layer = diff_ids.len() - 2;
+    let in_netrc: Vec<&FindingKind> = report
+        .findings
+        .iter()
+        .filter(|f| f.path.as_deref() == Some("root/.netrc"))
+        .map(|f| {
+            assert_eq!(f.part, Part::Layer, "{f:?}");
+            assert_eq!(f.layer_index, Some(netrc_layer), "{f:?}");
+            assert_eq!(f.layer.as_ref(), Some(&diff_ids[netrc_layer]), "{f:?}");
+            assert!(
+                f.step
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("COPY .netrc /root/.netrc")
+            );
+            &f.what
+        })
+        .collect();
+    assert!(
+        in_netrc.contains(&&FindingKind::Secret { id: "netrc".into() })
+            && in_netrc.iter().any(|w| matches!(
+                w,
+                FindingKind::Credential {
+                    kind: CredentialKind::Netrc,
+                    ..
+                }
+            )),
+        "{:#?}",
+        report.findings
+    );
+    let attested: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.part == Part::Attestation)
+        .collect();
+    if containerd {
+        assert_eq!(attested.len(), 1, "{:#?}", report.findings);
+        let f = attested[0];
+        assert_eq!(
+            f.what,
+            FindingKind::Secret {
+                id: "--build-arg TOKEN".into()
+            }
+        );
+        assert_eq!(f.path.as_deref(), Some("https://slsa.dev/provenance/v0.2"));
+        let statement = f.layer.as_deref().unwrap();
+        assert!(statement.starts_with("sha256:") && !diff_ids.iter().any(|d| d == statement));
+        assert!(
+            f.to_string().starts_with("attestation layer 1 (sha256:"),
+            "{f}"
+        );
+    } else {
+        assert_eq!(attested.len(), 0, "{:#?}", report.findings);
+    }
+    // Nothing else: the Dockerfile declares no `ARG TOKEN`, so no step records the argument
+    // (BuildKit's provenance records every argument given, used or not).
+    let other: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.part != Part::Attestation && f.path.as_deref() != Some("root/.netrc"))
+        .collect();
+    assert!(other.is_empty(), "{other:#?}");
 }
