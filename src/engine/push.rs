@@ -126,15 +126,12 @@ impl PushError {
         matches!(self, PushError::Transient { .. })
     }
 
-    /// Whether the tag may have reached the registry all the same: the stream broke, ended
-    /// without a digest, or failed on the way (a reset after the manifest was stored). Only the
-    /// registry can tell. A refused login or request, or a failure the registry itself reported,
-    /// left the tag as it was.
-    pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            PushError::Engine { .. } | PushError::Transient { .. } | PushError::NoDigest
-        )
+    /// Whether the registry may hold the tag all the same, so only it can say: the stream broke,
+    /// ended without a digest, or failed on the way (a reset after the manifest was stored, or a
+    /// tag already holding this image). Not when the registry refused the login or the engine
+    /// refused the request: nothing was pushed, and asking with that login tells nothing.
+    pub fn may_have_reached_registry(&self) -> bool {
+        !matches!(self, PushError::Denied { .. } | PushError::Rejected { .. })
     }
 }
 
@@ -495,7 +492,7 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(matches!(read("rec1", &neither).1, Err(PushError::NoDigest)));
-        assert!(PushError::NoDigest.outcome_unknown());
+        assert!(PushError::NoDigest.may_have_reached_registry());
     }
 
     #[test]
@@ -516,7 +513,10 @@ mod tests {
             r#"{"errorDetail":{"message":"unexpected EOF"},"error":"unexpected EOF"}"#
         );
         let err = read(DOCKER28_TAG, &stream).1.unwrap_err();
-        assert!(err.is_transient() && err.outcome_unknown(), "{err:?}");
+        assert!(
+            err.is_transient() && err.may_have_reached_registry(),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -547,14 +547,14 @@ mod tests {
             !PushError::Denied {
                 message: "x".into()
             }
-            .outcome_unknown()
+            .may_have_reached_registry()
         );
         assert!(
             !PushError::Rejected {
                 status: 404,
                 message: "x".into()
             }
-            .outcome_unknown()
+            .may_have_reached_registry()
         );
     }
 
