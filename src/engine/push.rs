@@ -419,21 +419,18 @@ mod tests {
 {"status":"rec1: digest: sha256:104f6eab6b0d95fb43f3614ee0dfb73a9f4125078d07bedbd2917f7fa498fe49 size: 527"}
 {"progressDetail":{},"aux":{"Tag":"rec1","Digest":"sha256:104f6eab6b0d95fb43f3614ee0dfb73a9f4125078d07bedbd2917f7fa498fe49","Size":527}}"#;
 
-    /// Docker 28 with the containerd image store, written from moby's
-    /// `daemon/containerd/image_push.go` and `progress.go` (to be replaced by a recording).
-    const DOCKER28_CONTAINERD: &str = r#"{"status":"The push refers to repository [127.0.0.1:5555/shipimg-record/busybox]"}
-{"status":"Waiting","progressDetail":{},"id":"a1c3c7b2b5f0"}
-{"status":"Pushing","progressDetail":{"current":1048576,"total":2104290},"progress":"[========================\u003e                          ]  1.049MB/2.104MB","id":"a1c3c7b2b5f0"}
-{"status":"Pushed","progressDetail":{},"id":"a1c3c7b2b5f0"}
-{"status":"rec1: digest: sha256:7a3c2b9f0e1d4c5b6a7980f1e2d3c4b5a69788f0e1d2c3b4a5968778f0e1d2c3 size: 482"}"#;
-    const DOCKER28_TAG: &str = "rec1";
-    const DOCKER28_DIGEST: &str =
-        "sha256:7a3c2b9f0e1d4c5b6a7980f1e2d3c4b5a69788f0e1d2c3b4a5968778f0e1d2c3";
-    const DOCKER28_SIZE: u64 = 482;
-
-    /// Docker 28 with the containerd image store: no `aux` line, the digest only in the last
-    /// status line.
-    const CONTAINERD: &str = DOCKER28_CONTAINERD;
+    /// Docker 28.5 with the containerd image store, recorded from the sandbox's modern engine:
+    /// a first push (the layer mounted from another repository of the registry) and the same
+    /// tag again. No `aux` line; the digest is only in the last status line, and it is the
+    /// image id (c2ad92...), as that store's ids are manifest digests.
+    const CONTAINERD_FIRST: &str = r#"{"status":"The push refers to repository [127.0.0.1:5555/shipimg-record/busybox28]"}
+{"status":"Mounted from shipimg-test/spy-15407","progressDetail":{},"id":"586e90f7e1c2"}
+{"status":"rec1: digest: sha256:c2ad92fe5fcf557a3f40fa3c90c78fe97439212ef84c8aa06be40b27f8930667 size: 422"}"#;
+    const CONTAINERD_AGAIN: &str = r#"{"status":"The push refers to repository [127.0.0.1:5555/shipimg-record/busybox28]"}
+{"status":"Layer already exists","progressDetail":{},"id":"586e90f7e1c2"}
+{"status":"rec1: digest: sha256:c2ad92fe5fcf557a3f40fa3c90c78fe97439212ef84c8aa06be40b27f8930667 size: 422"}"#;
+    const CONTAINERD_DIGEST: &str =
+        "sha256:c2ad92fe5fcf557a3f40fa3c90c78fe97439212ef84c8aa06be40b27f8930667";
 
     #[test]
     fn classic_store_stream_reports_the_aux_digest() {
@@ -467,21 +464,33 @@ mod tests {
 
     #[test]
     fn containerd_store_stream_reports_the_status_line_digest() {
-        assert!(!CONTAINERD.contains("\"aux\""));
-        let (events, pushed) = read(DOCKER28_TAG, CONTAINERD);
-        let pushed = pushed.unwrap();
-        assert_eq!(pushed.digest, DOCKER28_DIGEST);
-        assert_eq!(pushed.size, Some(DOCKER28_SIZE));
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, PushEvent::Layer { status, .. } if status == "Pushed")),
-            "{events:?}"
-        );
-        // The digest line is still shown, as on 20.10.
-        assert!(events.iter().any(
-            |e| matches!(e, PushEvent::Status(s) if s.starts_with(&format!("{DOCKER28_TAG}: digest: ")))
-        ));
+        for (stream, layer) in [
+            (CONTAINERD_FIRST, "Mounted from shipimg-test/spy-15407"),
+            (CONTAINERD_AGAIN, "Layer already exists"),
+        ] {
+            assert!(!stream.contains("\"aux\""));
+            let (events, pushed) = read("rec1", stream);
+            let pushed = pushed.unwrap();
+            assert_eq!(pushed.digest, CONTAINERD_DIGEST);
+            assert_eq!(pushed.size, Some(422));
+            assert_eq!(
+                events,
+                [
+                    PushEvent::Status(
+                        "The push refers to repository [127.0.0.1:5555/shipimg-record/busybox28]"
+                            .into()
+                    ),
+                    PushEvent::Layer {
+                        id: "586e90f7e1c2".into(),
+                        status: layer.into(),
+                        current: None,
+                        total: None,
+                    },
+                    // The digest line is still shown, as on 20.10.
+                    PushEvent::Status(format!("rec1: digest: {CONTAINERD_DIGEST} size: 422")),
+                ]
+            );
+        }
     }
 
     #[test]
@@ -499,20 +508,17 @@ mod tests {
     fn a_digest_for_another_tag_is_not_this_push() {
         let stream = CLASSIC_FIRST.replace("rec1", "other");
         assert!(matches!(read("rec1", &stream).1, Err(PushError::NoDigest)));
-        let stream = CONTAINERD.replace(&format!("{DOCKER28_TAG}: "), "other: ");
-        assert!(matches!(
-            read(DOCKER28_TAG, &stream).1,
-            Err(PushError::NoDigest)
-        ));
+        let stream = CONTAINERD_FIRST.replace("rec1: ", "other: ");
+        assert!(matches!(read("rec1", &stream).1, Err(PushError::NoDigest)));
     }
 
     #[test]
     fn an_error_after_the_digest_fails_the_push() {
         let stream = format!(
-            "{CONTAINERD}\n{}",
+            "{CONTAINERD_FIRST}\n{}",
             r#"{"errorDetail":{"message":"unexpected EOF"},"error":"unexpected EOF"}"#
         );
-        let err = read(DOCKER28_TAG, &stream).1.unwrap_err();
+        let err = read("rec1", &stream).1.unwrap_err();
         assert!(
             err.is_transient() && err.may_have_reached_registry(),
             "{err:?}"
