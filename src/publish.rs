@@ -1,6 +1,11 @@
 //! Pushing images to their registries: one push per tag through the engine, retried with
 //! exponential backoff and jitter when the failure is transient, never when the registry refuses
-//! the login, and confirmed afterwards by asking the registry which manifest the tag points at.
+//! the login, and confirmed afterwards by asking the registry which manifest the tag points at
+//! and which config blob that manifest names.
+//!
+//! What reached the registry is the registry's word, never assumed from the engine's: a push
+//! whose stream broke, ended without a digest or failed on the way counts as pushed exactly when
+//! the registry's tag holds this image.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +13,7 @@ use crate::credentials::registry::{ResolvedLogin, login_for_host};
 use crate::engine::endpoint::Address;
 use crate::engine::push::{PushAuth, PushError, PushEvent, push_image};
 use crate::error::CliError;
-use crate::registry::{Reference, manifest_digest};
+use crate::registry::{ManifestInfo, Platform, Reference, config_digest, manifest_digest};
 
 /// How pushes are retried.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +70,18 @@ pub enum PublishEvent {
     Done { reference: String, digest: String },
 }
 
+/// The local image a reference names, as the registry is asked about it.
+#[derive(Debug, Clone, Default)]
+pub struct LocalIdentity {
+    /// The engine's image id: the config digest on the classic image store, the manifest (or
+    /// index) digest on the containerd image store.
+    pub id: String,
+    /// The image's platform, which picks its manifest out of an index.
+    pub platform: Option<Platform>,
+    /// The config digest the registry gave for an earlier tag of this image in this run.
+    pub config_digest: Option<String>,
+}
+
 /// One pushed tag.
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -74,6 +91,12 @@ pub struct Published {
     pub name: String,
     /// The manifest digest the registry reports for the tag.
     pub digest: String,
+    /// The digest of the config blob that manifest names (for an index, its manifest for the
+    /// image's platform), as the registry serves it.
+    pub config_digest: String,
+    /// The engine's error, when the push failed on the way but the registry's tag holds the
+    /// image all the same.
+    pub despite: Option<String>,
     /// The manifest's media type, when the registry said.
     pub media_type: Option<String>,
     /// The manifest's size, when known.
@@ -82,10 +105,12 @@ pub struct Published {
     pub duration: Duration,
 }
 
-/// Pushes one reference, retrying transient failures, and confirms the digest.
+/// Pushes one reference, retrying transient failures, and confirms the digest and the config
+/// with the registry. `image` is what the reference names in the engine.
 pub async fn publish(
     address: &Address,
     reference: &str,
+    image: &LocalIdentity,
     policy: RetryPolicy,
     var: &dyn Fn(&str) -> Option<String>,
     on_event: &mut (dyn FnMut(PublishEvent) + Send),
@@ -118,19 +143,18 @@ pub async fn publish(
             &mut forward,
         )
         .await;
-        match result {
+        let registry_login = login.as_ref().map(|l| (l.username.as_str(), &l.secret));
+        let (held, config, size, despite) = match result {
             Ok(pushed) => {
-                let confirmed = manifest_digest(
-                    &parsed,
-                    login.as_ref().map(|l| (l.username.as_str(), &l.secret)),
-                )
-                .await
-                .map_err(|err| {
+                let could_not_confirm = |err| {
                     CliError::user(format!(
                         "pushed {reference}, but could not confirm it: {err}"
                     ))
                     .with_hint("check the registry answers at its /v2/ API")
-                })?;
+                };
+                let confirmed = manifest_digest(&parsed, registry_login)
+                    .await
+                    .map_err(could_not_confirm)?;
                 if confirmed.digest != pushed.digest {
                     return Err(CliError::user(format!(
                         "pushed {reference} as {}, but the registry now says {}",
@@ -138,18 +162,16 @@ pub async fn publish(
                     ))
                     .with_hint("another push to the same tag raced this one; push again"));
                 }
-                on_event(PublishEvent::Done {
-                    reference: reference.to_owned(),
-                    digest: confirmed.digest.clone(),
-                });
-                return Ok(Published {
-                    reference: reference.to_owned(),
-                    name: parsed.name(),
-                    digest: confirmed.digest,
-                    media_type: confirmed.media_type,
-                    size: pushed.size.or(confirmed.size),
-                    duration: started.elapsed(),
-                });
+                let config = config_digest(
+                    &parsed,
+                    &confirmed.digest,
+                    image.platform.as_ref(),
+                    registry_login,
+                )
+                .await
+                .map_err(could_not_confirm)?;
+                let size = pushed.size.or(confirmed.size);
+                (confirmed, config, size, None)
             }
             Err(err) if err.is_transient() && attempt < policy.attempts => {
                 attempt += 1;
@@ -162,9 +184,59 @@ pub async fn publish(
                     reason: err.to_string(),
                 });
                 tokio::time::sleep(delay).await;
+                continue;
             }
-            Err(err) => return Err(push_error(reference, &parsed, login.as_ref(), err, attempt)),
-        }
+            Err(err) => {
+                let held = if err.may_have_reached_registry() {
+                    held_by_registry(&parsed, image, registry_login).await
+                } else {
+                    None
+                };
+                let Some((held, config)) = held else {
+                    return Err(push_error(reference, &parsed, login.as_ref(), err, attempt));
+                };
+                let size = held.size;
+                (held, config, size, Some(err.to_string()))
+            }
+        };
+        on_event(PublishEvent::Done {
+            reference: reference.to_owned(),
+            digest: held.digest.clone(),
+        });
+        return Ok(Published {
+            reference: reference.to_owned(),
+            name: parsed.name(),
+            digest: held.digest,
+            config_digest: config,
+            despite,
+            media_type: held.media_type,
+            size,
+            duration: started.elapsed(),
+        });
+    }
+}
+
+/// After a failed push that may have reached the registry: what the registry's tag holds, when it is
+/// `image`. It is when the tag's manifest is the image's id (the containerd store's id is the
+/// pushed manifest's digest), or names the image's config (the classic store's id is the config
+/// digest; a config learned from an earlier tag covers an engine that pushed one platform's
+/// manifest in place of the index it holds). Any failure to ask is a no: nothing is assumed.
+async fn held_by_registry(
+    parsed: &Reference,
+    image: &LocalIdentity,
+    login: Option<(&str, &secrecy::SecretString)>,
+) -> Option<(ManifestInfo, String)> {
+    let held = manifest_digest(parsed, login).await.ok()?;
+    let config = config_digest(parsed, &held.digest, image.platform.as_ref(), login)
+        .await
+        .ok()?;
+    image.is(&held.digest, &config).then_some((held, config))
+}
+
+impl LocalIdentity {
+    /// Whether a registry manifest `digest` naming the config blob `config` is this image.
+    fn is(&self, digest: &str, config: &str) -> bool {
+        digest == self.id || config == self.id || self.config_digest.as_deref() == Some(config)
     }
 }
 
@@ -218,6 +290,33 @@ fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_holds_this_image_by_manifest_or_config_digest() {
+        // Classic store: the id is the config digest; the manifest digest is the registry's.
+        let classic = LocalIdentity {
+            id: "sha256:config".into(),
+            ..LocalIdentity::default()
+        };
+        assert!(classic.is("sha256:manifest", "sha256:config"));
+        assert!(!classic.is("sha256:manifest", "sha256:older-config"));
+        // Containerd store: the id is the pushed manifest's (or index's) digest.
+        let containerd = LocalIdentity {
+            id: "sha256:manifest".into(),
+            ..LocalIdentity::default()
+        };
+        assert!(containerd.is("sha256:manifest", "sha256:config"));
+        assert!(!containerd.is("sha256:other-manifest", "sha256:config"));
+        // The engine pushed one platform's manifest in place of its index: the config an earlier
+        // tag of this run showed still recognises it.
+        let learned = LocalIdentity {
+            id: "sha256:index".into(),
+            config_digest: Some("sha256:config".into()),
+            ..LocalIdentity::default()
+        };
+        assert!(learned.is("sha256:platform-manifest", "sha256:config"));
+        assert!(!learned.is("sha256:platform-manifest", "sha256:other"));
+    }
 
     #[test]
     fn backoff_doubles_is_capped_and_jittered() {

@@ -15,7 +15,7 @@ use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::engine::push::PushEvent;
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
-use crate::publish::{PublishEvent, Published, RetryPolicy, publish};
+use crate::publish::{LocalIdentity, PublishEvent, Published, RetryPolicy, publish};
 use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
 
 /// `shipimg push IMAGE...`: scans each image with every secret this invocation can find, as
@@ -106,7 +106,8 @@ pub async fn run(
 
 /// The image being pushed, as the engine knows it.
 pub struct LocalImage {
-    /// `sha256:...`, the config digest.
+    /// The engine's image id, `sha256:...`: the config digest on the classic image store, the
+    /// manifest (or index) digest on the containerd image store.
     pub id: String,
     /// Its size in bytes, when known.
     pub size: Option<u64>,
@@ -115,7 +116,7 @@ pub struct LocalImage {
 }
 
 /// Pushes every reference in `settings`, then reports. Partial success is a failure that names
-/// what made it.
+/// what made it, as the registry shows it.
 pub async fn push_and_report(
     engine: &Engine,
     settings: &PushSettings,
@@ -139,10 +140,29 @@ pub async fn push_and_report(
     let mut view = PushView::new(settings.progress);
     let mut pushed: Vec<Published> = Vec::new();
     let mut failed: Vec<(String, CliError)> = Vec::new();
+    // Each image's config digest, once the registry has given it for one of its tags.
+    let mut configs: Vec<(String, String)> = Vec::new();
     for reference in &settings.references {
+        let mut identity = local_identity(engine, reference, image).await;
+        identity.config_digest = configs
+            .iter()
+            .find(|(id, _)| id == &identity.id)
+            .map(|(_, config)| config.clone());
         let mut on_event = |event: PublishEvent| view.event(&event);
-        match publish(&address, reference, settings.retry, &var, &mut on_event).await {
-            Ok(published) => pushed.push(published),
+        match publish(
+            &address,
+            reference,
+            &identity,
+            settings.retry,
+            &var,
+            &mut on_event,
+        )
+        .await
+        {
+            Ok(published) => {
+                configs.push((identity.id, published.config_digest.clone()));
+                pushed.push(published);
+            }
             Err(err) => {
                 view.failed(reference, &err);
                 failed.push((reference.clone(), err));
@@ -150,6 +170,14 @@ pub async fn push_and_report(
         }
     }
     view.finish();
+    for p in &pushed {
+        if let Some(err) = &p.despite {
+            printer.warn(&format!(
+                "the engine's push of {} ended with `{err}`, but the registry holds this image at that tag",
+                p.reference
+            ));
+        }
+    }
 
     if !pushed.is_empty() {
         write_outputs(settings, image, size, &pushed, started.elapsed())?;
@@ -191,7 +219,36 @@ pub async fn push_and_report(
     .into())
 }
 
-/// `--metadata-file`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`.
+/// What `reference` names in the engine, for the registry to be asked about: its id and
+/// platform. The image being pushed stands in when the engine cannot say (the push then fails on
+/// its own).
+async fn local_identity(engine: &Engine, reference: &str, image: &LocalImage) -> LocalIdentity {
+    let Ok(inspect) = engine.docker().inspect_image(reference).await else {
+        return LocalIdentity {
+            id: image.id.clone(),
+            ..LocalIdentity::default()
+        };
+    };
+    let platform = match (inspect.os, inspect.architecture) {
+        (Some(os), Some(architecture)) => Some(crate::registry::Platform {
+            os,
+            architecture,
+            variant: inspect.variant.filter(|v| !v.is_empty()),
+        }),
+        _ => None,
+    };
+    LocalIdentity {
+        id: inspect.id.unwrap_or_else(|| image.id.clone()),
+        platform,
+        config_digest: None,
+    }
+}
+
+/// `--metadata-file`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`. The metadata keys are
+/// BuildKit's: `containerimage.digest` is the manifest digest the registry holds,
+/// `containerimage.config.digest` the config blob that manifest names (both from the registry,
+/// as they differ from the engine's image id on one store or the other); GitHub's `imageid` is
+/// the engine's image id, as `docker/build-push-action` gives it.
 fn write_outputs(
     settings: &PushSettings,
     image: &LocalImage,
@@ -202,7 +259,7 @@ fn write_outputs(
     let first = &pushed[0];
     if let Some(path) = &settings.metadata_file {
         let metadata = serde_json::json!({
-            "containerimage.config.digest": image.id,
+            "containerimage.config.digest": first.config_digest,
             "containerimage.digest": first.digest,
             "containerimage.descriptor": {
                 "mediaType": first.media_type,
@@ -583,6 +640,8 @@ mod tests {
             reference: reference.into(),
             name: "r/x".into(),
             digest: "sha256:d".into(),
+            config_digest: "sha256:c".into(),
+            despite: None,
             media_type: None,
             size: None,
             duration: Duration::ZERO,

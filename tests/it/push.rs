@@ -21,17 +21,23 @@ pub fn repository(what: &str) -> String {
     )
 }
 
+/// Every manifest type a registry may hold for an image: a registry answers 404 for an OCI
+/// manifest (what the containerd image store pushes) to a client that does not accept it.
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
 /// `GET http://REGISTRY/v2/<path>` on the sandbox registry with its login, asked with curl (the
 /// password goes on curl's stdin, not its command line): the status line and headers, and the
 /// body.
-fn registry_get(repo: &str, path: &str, head: bool) -> (String, String) {
+fn registry_get(repo: &str, path: &str, head: bool) -> (String, Vec<u8>) {
     let sandbox = Sandbox::get();
     let (host, name) = repo.split_once('/').unwrap();
     let mut child = Command::new("curl")
         .args(["-s", "-D", "/dev/stderr", "-K", "-"])
         .args(if head { &["-I"][..] } else { &[][..] })
         .arg("-H")
-        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!("Accept: {MANIFEST_TYPES}"))
         .arg(format!("http://{host}/v2/{name}/{path}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -49,7 +55,7 @@ fn registry_get(repo: &str, path: &str, head: bool) -> (String, String) {
     let out = child.wait_with_output().unwrap();
     (
         String::from_utf8_lossy(&out.stderr).into_owned(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.stdout,
     )
 }
 
@@ -65,13 +71,132 @@ pub fn registry_digest(repo: &str, tag: &str) -> Option<String> {
         .map(|d| d.trim().to_owned())
 }
 
+/// `sha256:` and the hex SHA-256 of `bytes`.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// A blob or manifest of `repo` by digest, checked against that digest.
+fn registry_content(repo: &str, kind: &str, digest: &str) -> Vec<u8> {
+    let (headers, body) = registry_get(repo, &format!("{kind}/{digest}"), false);
+    assert!(
+        headers.starts_with("HTTP/1.1 200"),
+        "{repo} {kind}/{digest}: {headers}"
+    );
+    assert_eq!(sha256(&body), digest, "{repo} {kind}/{digest}");
+    body
+}
+
+/// The config blob digest of the image the registry holds at `repo@digest`, read the long way:
+/// the manifest, or for an index its manifest for `platform` (`os/arch`), never an attestation;
+/// and the config blob itself is fetched and hashed.
+fn registry_config_digest(repo: &str, digest: &str, platform: &str) -> String {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&registry_content(repo, "manifests", digest)).unwrap();
+    let manifest = match manifest["manifests"].as_array() {
+        Some(entries) => {
+            let image = entries
+                .iter()
+                .find(|m| {
+                    format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"])
+                        .replace('"', "")
+                        == platform
+                })
+                .unwrap_or_else(|| panic!("no {platform} manifest in {manifest}"));
+            serde_json::from_slice(&registry_content(
+                repo,
+                "manifests",
+                image["digest"].as_str().unwrap(),
+            ))
+            .unwrap()
+        }
+        None => manifest,
+    };
+    let config = manifest["config"]["digest"].as_str().unwrap().to_owned();
+    registry_content(repo, "blobs", &config);
+    config
+}
+
+/// The engine's id and `os/arch` for a local image.
+fn local_image(reference: &str) -> (String, String) {
+    let out = Outcome::of(Sandbox::get().docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}} {{.Os}}/{{.Architecture}}",
+        reference,
+    ]))
+    .success();
+    let (id, platform) = out.stdout.trim().split_once(' ').unwrap();
+    (id.to_owned(), platform.to_owned())
+}
+
+/// Whether the sandbox engine keeps images in the containerd image store, whose image id is the
+/// manifest digest, not the config digest.
+fn containerd_store() -> bool {
+    let out =
+        Outcome::of(
+            Sandbox::get()
+                .docker()
+                .args(["info", "--format", "{{json .DriverStatus}}"]),
+        )
+        .success();
+    out.stdout.contains("io.containerd.snapshotter")
+}
+
+/// `--metadata-file` of a push of `tags` (all of `repo`, the image `local` in the engine): each
+/// key against what the registry holds, and the engine's image id against the key its store
+/// makes it equal to.
+fn assert_metadata_from_registry(meta: &Path, repo: &str, tags: &[String], local: &str) {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(meta).unwrap()).unwrap();
+    let first_tag = tags[0].rsplit_once(':').unwrap().1;
+    let digest = registry_digest(repo, first_tag).expect("the tag is in the registry");
+    let (id, platform) = local_image(local);
+    let config = registry_config_digest(repo, &digest, &platform);
+    assert_eq!(meta["containerimage.digest"], digest.as_str(), "{meta}");
+    assert_eq!(meta["containerimage.descriptor"]["digest"], digest.as_str());
+    assert_eq!(
+        meta["containerimage.config.digest"],
+        config.as_str(),
+        "{meta}"
+    );
+    assert_eq!(meta["image.name"], tags.join(","));
+    if containerd_store() {
+        assert_eq!(
+            id, digest,
+            "the containerd store's id is the manifest digest"
+        );
+    } else {
+        assert_eq!(id, config, "the classic store's id is the config digest");
+    }
+}
+
+/// `-q` output: `name@digest` for each reference, the digest being the registry's for its tag.
+fn quiet_lines_from_registry(references: &[String]) -> String {
+    references
+        .iter()
+        .map(|reference| {
+            let (repo, tag) = reference.rsplit_once(':').unwrap();
+            let digest = registry_digest(repo, tag)
+                .unwrap_or_else(|| panic!("{reference} is not in the registry"));
+            format!("{repo}@{digest}\n")
+        })
+        .collect()
+}
+
 /// The tags the registry lists for `repo` (none when it does not know the repository).
 pub fn registry_tags(repo: &str) -> Vec<String> {
     let (headers, body) = registry_get(repo, "tags/list", false);
     if !headers.starts_with("HTTP/1.1 200") {
         return Vec::new();
     }
-    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
     list["tags"]
         .as_array()
         .map(|tags| {
@@ -85,16 +210,8 @@ pub fn registry_tags(repo: &str) -> Vec<String> {
 /// `shipimg build --push` of a small project, with the sandbox registry's login in the
 /// environment.
 pub fn build_push(dir: &Path, home: &Path, tags: &[&str]) -> Command {
-    let sandbox = Sandbox::get();
-    let mut cmd = shipimg(home);
-    cmd.env("DOCKER_HOST", sandbox.docker_host())
-        .env(
-            "SHIPIMG_REGISTRY_USERNAME",
-            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
-        )
-        .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox))
-        .current_dir(dir)
-        .args(["build", "--push"]);
+    let mut cmd = with_registry_login(home);
+    cmd.current_dir(dir).args(["build", "--push"]);
     for tag in tags {
         cmd.args(["-t", tag]);
     }
@@ -141,16 +258,7 @@ fn build_push_reports_the_digest_the_registry_holds() {
         registry_digest(&repo, "latest").as_deref(),
         Some(digest.as_str())
     );
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
-    assert_eq!(meta["containerimage.digest"], digest.as_str(), "{out}");
-    assert_eq!(meta["image.name"], format!("{},{}", tags[0], tags[1]));
-    assert!(
-        meta["containerimage.config.digest"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
-    );
+    assert_metadata_from_registry(&meta, &repo, &tags, &tags[0]);
     assert!(
         out.stderr.contains(&format!("Pushed {}@{digest}", tags[0])),
         "{out}"
@@ -175,10 +283,7 @@ fn build_push_reports_the_digest_the_registry_holds() {
     assert_eq!(outputs["digest"], digest);
     assert_eq!(outputs["image"], format!("{repo}@{digest}"));
     assert_eq!(outputs["tags"], format!("{}\n{}", tags[0], tags[1]));
-    assert_eq!(
-        outputs["imageid"],
-        meta["containerimage.config.digest"].as_str().unwrap()
-    );
+    assert_eq!(outputs["imageid"], local_image(&tags[0]).0);
     let summary = std::fs::read_to_string(&gh_summary).unwrap();
     assert!(
         summary.contains("| image | tags | digest | size | duration |"),
@@ -190,22 +295,208 @@ fn build_push_reports_the_digest_the_registry_holds() {
     );
 }
 
+/// `build --push -q` of one tag, then of two (the second build from the cache): stdout is
+/// `name@digest` for each tag, with the registry's digest.
 #[test]
 fn quiet_prints_exactly_the_pushed_references() {
     let _lock = build_lock();
     let dir = small_project("quiet");
     let repo = repository("quiet");
-    let tags = [format!("{repo}:a"), format!("{repo}:b")];
+    let tags = [
+        format!("{repo}:one"),
+        format!("{repo}:a"),
+        format!("{repo}:b"),
+    ];
     let _guard = ImageGuard::new(tags.iter().cloned());
     let home = tempfile::tempdir().unwrap();
+    let out = Outcome::of(build_push(dir.path(), home.path(), &[&tags[0]]).arg("-q")).success();
+    assert_eq!(out.stdout, quiet_lines_from_registry(&tags[..1]), "{out}");
     let out =
-        Outcome::of(build_push(dir.path(), home.path(), &[&tags[0], &tags[1]]).arg("-q")).success();
-    let digest = registry_digest(&repo, "a").unwrap();
-    assert_eq!(
-        out.stdout,
-        format!("{repo}@{digest}\n{repo}@{digest}\n"),
-        "{out}"
-    );
+        Outcome::of(build_push(dir.path(), home.path(), &[&tags[1], &tags[2]]).arg("-q")).success();
+    assert_eq!(out.stdout, quiet_lines_from_registry(&tags[1..]), "{out}");
+}
+
+/// `shipimg push` of one tag, then of several in two repositories: `-q` prints the registry's
+/// digest for each, and `--metadata-file` holds the registry's manifest and config digests.
+#[test]
+fn push_command_of_one_and_several_tags_reports_what_the_registry_holds() {
+    let _lock = build_lock();
+    let dir = small_project("push-many");
+    let repo = repository("push-many");
+    let other = repository("push-many-other");
+    let one = [format!("{repo}:one")];
+    let several = [
+        format!("{repo}:x"),
+        format!("{other}:y"),
+        format!("{repo}:z"),
+    ];
+    let _guard = ImageGuard::new(one.iter().chain(&several).cloned());
+    let home = tempfile::tempdir().unwrap();
+    let all: Vec<String> = one.iter().chain(&several).cloned().collect();
+    build_tagged(dir.path(), home.path(), &all);
+    for tags in [&one[..], &several[..]] {
+        let meta = home.path().join("meta.json");
+        let out = Outcome::of(
+            push_command(home.path())
+                .args(["-q", "--metadata-file"])
+                .arg(&meta)
+                .args(tags),
+        )
+        .success();
+        assert_eq!(out.stdout, quiet_lines_from_registry(tags), "{out}");
+        assert_metadata_from_registry(&meta, &repo, tags, &tags[0]);
+    }
+}
+
+/// A unix socket in front of the sandbox engine that passes everything through, but cuts a
+/// push's connection just before the engine's digest line (`TAG: digest: ...`) would reach the
+/// client. Both image stores write that line only after the registry stored the manifest, so the
+/// tag is in the registry while the client sees a broken stream.
+struct CutBeforeDigest {
+    dir: tempfile::TempDir,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CutBeforeDigest {
+    fn start() -> Self {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let engine = Sandbox::get()
+            .docker_host()
+            .strip_prefix("unix://")
+            .expect("the sandbox engine listens on a unix socket")
+            .to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let listener = UnixListener::bind(dir.path().join("engine.sock")).unwrap();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let counted = cuts.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { break };
+                let mut upstream = UnixStream::connect(&engine).unwrap();
+                let (mut client_out, mut upstream_in) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let is_push = Arc::new(AtomicBool::new(false));
+                let seen_push = is_push.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = std::io::Read::read(&mut client, &mut buf) {
+                        if buf[..n].windows(6).any(|w| w == b"/push?") {
+                            seen_push.store(true, Ordering::SeqCst);
+                        }
+                        if std::io::Write::write_all(&mut upstream, &buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let counted = counted.clone();
+                std::thread::spawn(move || {
+                    const MARK: &[u8] = b": digest: sha256:";
+                    let mut tail: Vec<u8> = Vec::new();
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n @ 1..) = std::io::Read::read(&mut upstream_in, &mut buf) {
+                        tail.extend_from_slice(&buf[..n]);
+                        if is_push.load(Ordering::SeqCst)
+                            && tail.windows(MARK.len()).any(|w| w == MARK)
+                        {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            let _ = client_out.shutdown(std::net::Shutdown::Both);
+                            let _ = upstream_in.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        if std::io::Write::write_all(&mut client_out, &buf[..n]).is_err() {
+                            break;
+                        }
+                        tail.drain(..tail.len().saturating_sub(MARK.len()));
+                    }
+                    let _ = client_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self { dir, cuts }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("engine.sock").display())
+    }
+
+    fn cuts(&self) -> usize {
+        self.cuts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The engine's push stream breaks after the manifest is stored, before the digest line: the
+/// registry holds both tags, so both count as pushed, each with a warning naming the engine's
+/// error, and `-q` and `--metadata-file` give the registry's digests. (A push that ended without
+/// its digest line used to fail as "no tag was pushed" while the tags were in the registry.)
+#[test]
+fn a_stream_broken_after_the_manifest_counts_the_tags_the_registry_holds() {
+    let _lock = build_lock();
+    let dir = small_project("cut");
+    let repo = repository("cut");
+    let tags = [format!("{repo}:1"), format!("{repo}:2")];
+    let _guard = ImageGuard::new(tags.iter().cloned());
+    let home = tempfile::tempdir().unwrap();
+    build_tagged(dir.path(), home.path(), &tags);
+    let cutter = CutBeforeDigest::start();
+    let meta = home.path().join("meta.json");
+    let out = Outcome::of(
+        push_command(home.path())
+            .env("DOCKER_HOST", cutter.docker_host())
+            .args(["-q", "--metadata-file"])
+            .arg(&meta)
+            .args(&tags),
+    )
+    .success();
+    assert_eq!(cutter.cuts(), 2, "both streams were cut\n{out}");
+    assert_eq!(out.stdout, quiet_lines_from_registry(&tags), "{out}");
+    for tag in &tags {
+        assert!(
+            out.stderr.contains(&format!(
+                "warning: the engine's push of {tag} ended with `lost the connection to the engine"
+            )) && out
+                .stderr
+                .contains("but the registry holds this image at that tag"),
+            "{out}"
+        );
+    }
+    assert_metadata_from_registry(&meta, &repo, &tags, &tags[0]);
+}
+
+/// Builds the project in `dir` as `tags[0]`, without pushing, and gives the image the other tags.
+fn build_tagged(dir: &Path, home: &Path, tags: &[String]) {
+    let sandbox = Sandbox::get();
+    Outcome::of(
+        shipimg(home)
+            .env("DOCKER_HOST", sandbox.docker_host())
+            .current_dir(dir)
+            .args(["build", "-q", "-t", &tags[0]]),
+    )
+    .success();
+    for tag in &tags[1..] {
+        Outcome::of(sandbox.docker().args(["tag", &tags[0], tag])).success();
+    }
+}
+
+/// `shipimg push` against the sandbox engine with the registry's login in the environment.
+fn push_command(home: &Path) -> Command {
+    let mut cmd = with_registry_login(home);
+    cmd.arg("push");
+    cmd
+}
+
+/// `shipimg` against the sandbox engine, with the sandbox registry's login in the environment.
+fn with_registry_login(home: &Path) -> Command {
+    let sandbox = Sandbox::get();
+    let mut cmd = shipimg(home);
+    cmd.env("DOCKER_HOST", sandbox.docker_host())
+        .env(
+            "SHIPIMG_REGISTRY_USERNAME",
+            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+        )
+        .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox));
+    cmd
 }
 
 #[test]
@@ -456,26 +747,16 @@ fn a_registry_back_during_the_backoff_lets_the_push_complete() {
     Outcome::of(Command::new("bash").arg(&script).args(["registry", "stop"])).success();
     let mut restarted = false;
     let mut result = None;
-    let mut push = shipimg(home.path());
-    push.env("DOCKER_HOST", Sandbox::get().docker_host())
-        .env(
-            "SHIPIMG_REGISTRY_USERNAME",
-            Sandbox::get().var("SANDBOX_REGISTRY_USERNAME"),
-        )
-        .env(
-            "SHIPIMG_REGISTRY_PASSWORD",
-            registry_password(Sandbox::get()),
-        )
-        .args([
-            "push",
-            "--progress",
-            "json",
-            "--push-attempts",
-            "6",
-            "--push-backoff-max",
-            "3",
-            &tag,
-        ]);
+    let mut push = push_command(home.path());
+    push.args([
+        "--progress",
+        "json",
+        "--push-attempts",
+        "6",
+        "--push-backoff-max",
+        "3",
+        &tag,
+    ]);
     let (code, stderr) = watch_events(&mut push, |event| {
         if !restarted && event["type"] == "push-retry" {
             Outcome::of(
@@ -737,14 +1018,8 @@ fn push_scans_with_the_implicit_netrc_and_refuses_a_leaky_image() {
     )
     .success();
     let push = || {
-        let mut cmd = shipimg(home.path());
-        cmd.env("DOCKER_HOST", sandbox.docker_host())
-            .env(
-                "SHIPIMG_REGISTRY_USERNAME",
-                sandbox.var("SANDBOX_REGISTRY_USERNAME"),
-            )
-            .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox))
-            .args(["push", "--progress", "plain"]);
+        let mut cmd = push_command(home.path());
+        cmd.args(["--progress", "plain"]);
         cmd
     };
     let out = Outcome::of(push().arg(&tag)).code(3);
