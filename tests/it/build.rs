@@ -49,6 +49,13 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     .success();
     assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT, "{run}");
 
+    // The helper reads this engine's export: the private package's source is found in a layer,
+    // so the absences below are not an export it failed to open.
+    let hits = image_mentions(sandbox, &tag, b"VALUE = \"acme-private-ok\"");
+    assert!(
+        hits.iter().any(|hit| hit.starts_with("layer ")),
+        "the private package is not found in the image's layers: {hits:?}"
+    );
     let password = index_password(sandbox);
     assert!(!password.is_empty());
     let hits = image_mentions(sandbox, &tag, password.as_bytes());

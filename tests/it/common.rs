@@ -55,24 +55,48 @@ impl Sandbox {
         self.var("DOCKER_HOST")
     }
 
-    /// Debian's docker CLI (20.10, BuildKit built in) talking to the sandbox engine, with an
-    /// empty docker config so nothing of the user's leaks in.
+    /// The selected engine's own docker CLI (Debian's 20.10, or the one unpacked with the modern
+    /// engine, whose `docker build` is buildx) talking to it, with a docker config that holds no
+    /// login, so nothing of the user's leaks in.
     pub fn docker(&self) -> Command {
-        let mut cmd = Command::new(self.var("SANDBOX_DOCKER"));
+        self.cli(self.var("SANDBOX_DOCKER"), self.docker_host())
+    }
+
+    /// Debian's 20.10 CLI talking to the 20.10 engine, whichever engine is selected: for tests
+    /// whose reference is that CLI's own behaviour (`src/context/ignore.rs` follows 20.10).
+    pub fn legacy_docker(&self) -> Command {
+        self.cli(
+            self.var("SANDBOX_LEGACY_DOCKER"),
+            self.var("SANDBOX_LEGACY_DOCKER_HOST"),
+        )
+    }
+
+    fn cli(&self, program: &str, host: &str) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", std::env::temp_dir())
-            .env("DOCKER_HOST", self.docker_host())
-            .env("DOCKER_CONFIG", empty_docker_config())
+            .env("DOCKER_HOST", host)
+            .env("DOCKER_CONFIG", self.cli_docker_config())
             .env("DOCKER_BUILDKIT", "1");
         cmd
     }
-}
 
-fn empty_docker_config() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp docker config"))
+    /// A docker config with no login and only the buildx plugin: the modern CLI finds plugins
+    /// in the config's `cli-plugins` (not under the root it was unpacked to), and without
+    /// buildx its `docker build` refuses to run. The 20.10 CLI's `docker build` ignores it.
+    fn cli_docker_config(&self) -> &'static Path {
+        static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp docker config");
+            let plugins = dir.path().join("cli-plugins");
+            std::fs::create_dir(&plugins).expect("temp docker config's cli-plugins");
+            std::os::unix::fs::symlink(self.var("SANDBOX_BUILDX"), plugins.join("docker-buildx"))
+                .expect("link the buildx plugin");
+            dir
+        })
         .path()
+    }
 }
 
 /// Parses `export NAME=value` lines, with optional single or double quotes around the value.
@@ -117,13 +141,23 @@ pub fn unique_image(what: &str) -> String {
 /// nothing behind.
 pub struct ImageGuard {
     images: Vec<String>,
+    legacy: bool,
 }
 
 impl ImageGuard {
-    /// Guards these image references.
+    /// Guards these image references on the selected engine.
     pub fn new(images: impl IntoIterator<Item = String>) -> Self {
         Self {
             images: images.into_iter().collect(),
+            legacy: false,
+        }
+    }
+
+    /// Guards these image references on the 20.10 engine ([`Sandbox::legacy_docker`]).
+    pub fn legacy(images: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            images: images.into_iter().collect(),
+            legacy: true,
         }
     }
 }
@@ -133,8 +167,13 @@ impl Drop for ImageGuard {
         if self.images.is_empty() {
             return;
         }
-        let _ = Sandbox::get()
-            .docker()
+        let sandbox = Sandbox::get();
+        let mut docker = if self.legacy {
+            sandbox.legacy_docker()
+        } else {
+            sandbox.docker()
+        };
+        let _ = docker
             .args(["image", "rm", "--force"])
             .args(&self.images)
             .output();
@@ -200,7 +239,12 @@ impl std::fmt::Display for Outcome {
 
 /// Where `needle` appears in an image exported through the engine API (`docker save`): in any
 /// file of any layer, in the image config (env, labels, history) or the manifest. Each hit is
-/// described as `layer <id>: <path>` or `<file in the save archive>`.
+/// described as `layer <entry>: <path>` or `<entry of the save archive>`.
+///
+/// Both save layouts are read: 20.10's (`<id>/layer.tar`, uncompressed) and the containerd
+/// store's OCI layout (`blobs/sha256/<digest>`, layers compressed as stored). Layers are told
+/// by their content, not their names, and a layer this helper cannot open fails the test rather
+/// than passing unread.
 pub fn image_mentions(sandbox: &Sandbox, image: &str, needle: &[u8]) -> Vec<String> {
     use std::io::Read;
     let out = sandbox
@@ -220,22 +264,58 @@ pub fn image_mentions(sandbox: &Sandbox, image: &str, needle: &[u8]) -> Vec<Stri
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
-        if name.ends_with("layer.tar") {
-            let mut layer = tar::Archive::new(&data[..]);
-            for file in layer.entries().unwrap() {
-                let mut file = file.unwrap();
-                let path = String::from_utf8_lossy(&file.path_bytes()).into_owned();
-                let mut content = Vec::new();
-                file.read_to_end(&mut content).unwrap();
-                if contains(&content, needle) || contains(path.as_bytes(), needle) {
-                    hits.push(format!("layer {name}: {path}"));
+        let layer = match LayerKind::of(&data) {
+            None => {
+                if contains(&data, needle) {
+                    hits.push(name);
                 }
+                continue;
             }
-        } else if contains(&data, needle) {
-            hits.push(name);
+            Some(LayerKind::Tar) => data,
+            Some(LayerKind::Gzip) => {
+                let mut tar = Vec::new();
+                flate2::read::MultiGzDecoder::new(&data[..])
+                    .read_to_end(&mut tar)
+                    .unwrap_or_else(|err| panic!("{name} in the save of {image}: {err}"));
+                tar
+            }
+            Some(LayerKind::Zstd) => panic!(
+                "{name} in the save of {image} is a zstd layer, which image_mentions cannot read"
+            ),
+        };
+        let mut layer = tar::Archive::new(&layer[..]);
+        for file in layer.entries().unwrap() {
+            let mut file = file.unwrap();
+            let path = String::from_utf8_lossy(&file.path_bytes()).into_owned();
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).unwrap();
+            if contains(&content, needle) || contains(path.as_bytes(), needle) {
+                hits.push(format!("layer {name}: {path}"));
+            }
         }
     }
     hits
+}
+
+/// What a blob of a save archive is, by its first bytes.
+enum LayerKind {
+    Tar,
+    Gzip,
+    Zstd,
+}
+
+impl LayerKind {
+    fn of(data: &[u8]) -> Option<LayerKind> {
+        if data.starts_with(&[0x1f, 0x8b]) {
+            Some(LayerKind::Gzip)
+        } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(LayerKind::Zstd)
+        } else if data.get(257..262) == Some(b"ustar") {
+            Some(LayerKind::Tar)
+        } else {
+            None
+        }
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

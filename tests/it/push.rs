@@ -945,11 +945,11 @@ fn interrupt_during_the_scan_stops_at_once_and_pushes_nothing() {
     let mut seen = String::new();
     let mut line = String::new();
     // The build is over when the engine has written the image (with --push it is tagged only
-    // after the scan); the scan starts right after.
-    while !seen
-        .lines()
-        .any(|l| l.contains("writing image") && l.ends_with(" done"))
-    {
+    // after the scan); the scan starts right after. The classic store's last export step is
+    // `writing image sha256:...`, the containerd store's `unpacking to ...`.
+    while !seen.lines().any(|l| {
+        (l.contains("writing image") || l.contains("unpacking to")) && l.ends_with(" done")
+    }) {
         line.clear();
         if stderr.read_line(&mut line).unwrap() == 0 {
             panic!("shipimg ended before the scan\n{seen}");
