@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::credentials::registry::{ResolvedLogin, login_for_host};
-use crate::engine::endpoint::Address;
 use crate::engine::push::{PushAuth, PushError, PushEvent, push_image};
+use crate::engine::transport::Api;
 use crate::error::CliError;
 use crate::registry::{Reference, manifest_digest};
 
@@ -84,7 +84,7 @@ pub struct Published {
 
 /// Pushes one reference, retrying transient failures, and confirms the digest.
 pub async fn publish(
-    address: &Address,
+    api: &Api,
     reference: &str,
     policy: RetryPolicy,
     var: &dyn Fn(&str) -> Option<String>,
@@ -111,7 +111,7 @@ pub async fn publish(
             })
         };
         let result = push_image(
-            address,
+            api,
             &parsed.written_name,
             &parsed.tag,
             auth.as_ref(),

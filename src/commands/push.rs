@@ -133,7 +133,7 @@ pub async fn push_and_report(
             .map(|s| s.max(0) as u64),
         None => None,
     };
-    let address = engine.endpoint().address.clone();
+    let api = engine.api();
     let started = Instant::now();
     let var = |name: &str| std::env::var(name).ok();
     let mut view = PushView::new(settings.progress);
@@ -141,7 +141,7 @@ pub async fn push_and_report(
     let mut failed: Vec<(String, CliError)> = Vec::new();
     for reference in &settings.references {
         let mut on_event = |event: PublishEvent| view.event(&event);
-        match publish(&address, reference, settings.retry, &var, &mut on_event).await {
+        match publish(api, reference, settings.retry, &var, &mut on_event).await {
             Ok(published) => pushed.push(published),
             Err(err) => {
                 view.failed(reference, &err);
