@@ -3,6 +3,7 @@
 //! [`transport`] carries what it cannot. Both send every request at the negotiated version.
 
 pub mod build;
+pub mod buildkit;
 pub mod endpoint;
 pub mod push;
 pub mod stream;
@@ -118,16 +119,77 @@ pub struct EngineReport {
     pub api_version: String,
     /// The lowest API version it accepts.
     pub min_api_version: String,
+    /// The API version shipimg speaks with it.
+    pub api_version_in_use: String,
+    /// The highest API version shipimg speaks.
+    pub shipimg_api_version: String,
+    /// The lowest API version shipimg speaks.
+    pub shipimg_min_api_version: String,
     /// `linux`, `windows`.
     pub os: String,
     /// `amd64`, `arm64`...
     pub arch: String,
-    /// The storage driver, e.g. `overlay2`.
+    /// Where images live: `classic` (graph drivers) or `containerd` (snapshotters).
+    pub image_store: ImageStore,
+    /// The storage driver, e.g. `overlay2`, or the snapshotter, e.g. `overlayfs`.
     pub storage_driver: String,
     /// Whether `/build?version=2` (BuildKit) can be used.
     pub buildkit_available: bool,
+    /// BuildKit's version, where the engine reports it (BuildKit 0.11, Docker 23, and later).
+    pub buildkit_version: Option<String>,
     /// The builder the engine uses when a client does not choose (`Builder-Version` header).
     pub default_builder: String,
+    /// What the user should know about this engine before building on it.
+    pub warnings: Vec<String>,
+}
+
+/// Where an engine keeps its images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageStore {
+    /// The graph drivers (`overlay2`): `docker save` layout, the `aux` digest on push.
+    Classic,
+    /// containerd's image store and snapshotters: OCI layouts, manifest digests as image ids.
+    Containerd,
+}
+
+impl std::fmt::Display for ImageStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageStore::Classic => "classic",
+            ImageStore::Containerd => "containerd",
+        })
+    }
+}
+
+/// The image store an engine uses, read from `/info`: with the containerd store, `DriverStatus`
+/// holds `["driver-type", "io.containerd.snapshotter.v1"]`.
+pub fn image_store(driver_status: &[Vec<String>]) -> ImageStore {
+    let containerd = driver_status.iter().any(|pair| {
+        matches!(pair.as_slice(), [key, value]
+            if key == "driver-type" && value == "io.containerd.snapshotter.v1")
+    });
+    if containerd {
+        ImageStore::Containerd
+    } else {
+        ImageStore::Classic
+    }
+}
+
+/// What to tell the user about an engine of this version before they build on it.
+pub fn engine_warnings(engine_version: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    // Seen here under parallel tests (tests/it/common.rs `build_lock`): BuildKit 0.8 merges
+    // identical steps of concurrent builds and can panic with "failed to get edge" when one of
+    // them fails or is cancelled, taking the engine down.
+    if engine_version.starts_with("20.10.") {
+        warnings.push(
+            "Docker 20.10 can crash when concurrent builds share steps and one of them fails or \
+             is cancelled; run builds on this engine one at a time, or upgrade it"
+                .to_owned(),
+        );
+    }
+    warnings
 }
 
 impl Engine {
@@ -251,7 +313,7 @@ impl Engine {
         }
     }
 
-    /// Asks the engine for its version, storage and builder support.
+    /// Asks the engine for its version, API range, image store and builder support.
     pub async fn report(&self) -> Result<EngineReport, EngineError> {
         let (ping, _) =
             self.api
@@ -273,11 +335,19 @@ impl Engine {
             None => "unknown".to_owned(),
         };
         let info = self.docker.info().await.map_err(self.api_error("/info"))?;
+        let buildkit_version = match buildkit::buildkit_version(&self.api).await {
+            Ok(version) => Some(version),
+            Err(err) => {
+                tracing::debug!("BuildKit did not report its version: {err}");
+                None
+            }
+        };
         let server = &self.server;
         let version = server.version.clone().unwrap_or_default();
         Ok(EngineReport {
             address: self.endpoint.address.to_string(),
             address_source: self.endpoint.source.to_string(),
+            warnings: engine_warnings(&version),
             version,
             api_version: self.engine_api.max.to_string(),
             min_api_version: self
@@ -285,10 +355,15 @@ impl Engine {
                 .min
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
+            api_version_in_use: self.api.version().to_string(),
+            shipimg_api_version: SHIPIMG_API.max.to_string(),
+            shipimg_min_api_version: SHIPIMG_API.min.to_string(),
             os: self.os().to_owned(),
             arch: server.arch.clone().unwrap_or_default(),
+            image_store: image_store(info.driver_status.as_deref().unwrap_or_default()),
             storage_driver: info.driver.unwrap_or_default(),
             buildkit_available: self.supports_file_sync(),
+            buildkit_version,
             default_builder,
         })
     }
@@ -329,5 +404,40 @@ fn describe_io(err: &std::io::Error) -> String {
         ErrorKind::PermissionDenied => "permission denied".into(),
         ErrorKind::TimedOut => "timed out".into(),
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(pairs: &[(&str, &str)]) -> Vec<Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| vec![(*k).to_owned(), (*v).to_owned()])
+            .collect()
+    }
+
+    #[test]
+    fn the_containerd_store_is_told_by_its_snapshotter_driver_type() {
+        // Docker 28.5 with `containerd-snapshotter` on, as `/info` reports it.
+        let containerd = status(&[("driver-type", "io.containerd.snapshotter.v1")]);
+        assert_eq!(image_store(&containerd), ImageStore::Containerd);
+        // Docker 20.10's overlay2.
+        let classic = status(&[
+            ("Backing Filesystem", "extfs"),
+            ("Supports d_type", "true"),
+            ("Native Overlay Diff", "true"),
+            ("userxattr", "false"),
+        ]);
+        assert_eq!(image_store(&classic), ImageStore::Classic);
+        assert_eq!(image_store(&[]), ImageStore::Classic);
+    }
+
+    #[test]
+    fn only_docker_20_10_is_warned_about() {
+        assert_eq!(engine_warnings("20.10.24+dfsg1").len(), 1);
+        assert!(engine_warnings("28.5.2+dfsg3").is_empty());
+        assert!(engine_warnings("120.10.0").is_empty());
     }
 }
