@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::credentials::registry::{ResolvedLogin, login_for_host};
-use crate::engine::endpoint::Address;
 use crate::engine::push::{PushAuth, PushError, PushEvent, push_image};
+use crate::engine::transport::Api;
 use crate::error::CliError;
 use crate::registry::{ManifestInfo, Platform, Reference, config_digest, manifest_digest};
 
@@ -108,7 +108,7 @@ pub struct Published {
 /// Pushes one reference, retrying transient failures, and confirms the digest and the config
 /// with the registry. `image` is what the reference names in the engine.
 pub async fn publish(
-    address: &Address,
+    api: &Api,
     reference: &str,
     image: &LocalIdentity,
     policy: RetryPolicy,
@@ -136,7 +136,7 @@ pub async fn publish(
             })
         };
         let result = push_image(
-            address,
+            api,
             &parsed.written_name,
             &parsed.tag,
             auth.as_ref(),

@@ -155,7 +155,7 @@ pub async fn run(
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
     engine.require_buildkit()?;
-    let address = engine.endpoint().address.clone();
+    let api = engine.api().clone();
 
     for secret in &secrets {
         tracing::debug!(id = %secret.id, source = %secret.source, "secret for the build");
@@ -215,7 +215,7 @@ pub async fn run(
         let node = filesync::node_id(filesync::node_id_dir(&var).as_deref());
         store.shared_key = Some(filesync::shared_key(&plan.dir, &node));
     }
-    let session = Session::start(&address, store)
+    let session = Session::start(&api, store)
         .await
         .map_err(|err| CliError::user(err.to_string()))?;
 
@@ -298,7 +298,7 @@ pub async fn run(
             }
         }
     };
-    let build = run_build(&address, &params, body, &mut on_message);
+    let build = run_build(&api, &params, body, &mut on_message);
     tokio::pin!(build);
     let (result, interrupted) = tokio::select! {
         result = &mut build => (result, false),
@@ -307,7 +307,7 @@ pub async fn run(
             if let Some(source) = &sync_source {
                 source.cancel();
             }
-            let _ = cancel_build(&address, &params.build_id).await;
+            let _ = cancel_build(&api, &params.build_id).await;
             let result = tokio::time::timeout(CANCEL_GRACE, &mut build)
                 .await
                 .unwrap_or(Err(BuildError::Failed { message: "cancelled".into() }));

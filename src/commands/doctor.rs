@@ -26,12 +26,15 @@ pub async fn run(
             }
         }
     }
+    for warning in &report.warnings {
+        printer.warn(warning);
+    }
     if !report.buildkit_available {
         return Err(CliError::user(format!(
-            "the engine at {} cannot run BuildKit builds (API {}, {})",
-            report.address, report.api_version, report.os
+            "the engine at {} cannot run BuildKit builds (it runs {})",
+            report.address, report.os
         ))
-        .with_hint("shipimg needs a Linux Docker Engine 18.09 or newer (API 1.39+)")
+        .with_hint("shipimg needs a Linux Docker Engine")
         .into());
     }
     Ok(ExitStatus::Success)
@@ -39,7 +42,11 @@ pub async fn run(
 
 fn render_text(report: &EngineReport) -> Vec<String> {
     let buildkit = if report.buildkit_available {
-        format!("available (default builder: {})", report.default_builder)
+        format!(
+            "available, version {} (default builder: {})",
+            report.buildkit_version.as_deref().unwrap_or("not reported"),
+            report.default_builder
+        )
     } else {
         "not available".to_owned()
     };
@@ -52,12 +59,19 @@ fn render_text(report: &EngineReport) -> Vec<String> {
         (
             "api",
             format!(
-                "{} (minimum {})",
-                report.api_version, report.min_api_version
+                "{} in use (engine {}-{}, shipimg {}-{})",
+                report.api_version_in_use,
+                report.min_api_version,
+                report.api_version,
+                report.shipimg_min_api_version,
+                report.shipimg_api_version
             ),
         ),
         ("os/arch", format!("{}/{}", report.os, report.arch)),
-        ("storage", report.storage_driver.clone()),
+        (
+            "store",
+            format!("{} ({})", report.image_store, report.storage_driver),
+        ),
         ("buildkit", buildkit),
     ]
     .into_iter()
@@ -68,24 +82,66 @@ fn render_text(report: &EngineReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ImageStore;
 
-    #[test]
-    fn text_report_has_one_line_per_fact() {
-        let report = EngineReport {
+    fn report() -> EngineReport {
+        EngineReport {
             address: "unix:///x.sock".into(),
             address_source: "from DOCKER_HOST".into(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             min_api_version: "1.12".into(),
+            api_version_in_use: "1.41".into(),
+            shipimg_api_version: "1.51".into(),
+            shipimg_min_api_version: "1.39".into(),
             os: "linux".into(),
             arch: "amd64".into(),
+            image_store: ImageStore::Classic,
             storage_driver: "overlay2".into(),
             buildkit_available: true,
+            buildkit_version: None,
             default_builder: "BuildKit".into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn text_report_has_one_line_per_fact() {
+        let lines = render_text(&report());
+        assert_eq!(
+            lines,
+            [
+                "engine    unix:///x.sock (from DOCKER_HOST)",
+                "version   20.10.24",
+                "api       1.41 in use (engine 1.12-1.41, shipimg 1.39-1.51)",
+                "os/arch   linux/amd64",
+                "store     classic (overlay2)",
+                "buildkit  available, version not reported (default builder: BuildKit)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_containerd_engine_shows_its_store_and_buildkit_version() {
+        let report = EngineReport {
+            version: "28.5.2".into(),
+            api_version: "1.51".into(),
+            min_api_version: "1.44".into(),
+            api_version_in_use: "1.51".into(),
+            image_store: ImageStore::Containerd,
+            storage_driver: "overlayfs".into(),
+            buildkit_version: Some("v0.25.1".into()),
+            ..report()
         };
         let lines = render_text(&report);
-        assert_eq!(lines[0], "engine    unix:///x.sock (from DOCKER_HOST)");
-        assert_eq!(lines[2], "api       1.41 (minimum 1.12)");
-        assert_eq!(lines[5], "buildkit  available (default builder: BuildKit)");
+        assert_eq!(
+            lines[2],
+            "api       1.51 in use (engine 1.44-1.51, shipimg 1.39-1.51)"
+        );
+        assert_eq!(lines[4], "store     containerd (overlayfs)");
+        assert_eq!(
+            lines[5],
+            "buildkit  available, version v0.25.1 (default builder: BuildKit)"
+        );
     }
 }

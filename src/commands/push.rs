@@ -134,7 +134,7 @@ pub async fn push_and_report(
             .map(|s| s.max(0) as u64),
         None => None,
     };
-    let address = engine.endpoint().address.clone();
+    let api = engine.api();
     let started = Instant::now();
     let var = |name: &str| std::env::var(name).ok();
     let mut view = PushView::new(settings.progress);
@@ -150,7 +150,7 @@ pub async fn push_and_report(
             .map(|(_, config)| config.clone());
         let mut on_event = |event: PublishEvent| view.event(&event);
         match publish(
-            &address,
+            api,
             reference,
             &identity,
             settings.retry,

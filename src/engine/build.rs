@@ -15,9 +15,8 @@ use hyper::Request;
 use hyper::body::Frame;
 use prost::Message as _;
 
-use super::endpoint::Address;
 use super::stream::{StreamError, read_json_lines};
-use super::transport;
+use super::transport::{self, Api};
 
 /// The build parameters, as `/build` takes them.
 #[derive(Debug, Clone, Default)]
@@ -133,7 +132,7 @@ pub enum BuildError {
 /// Sends the build with `body` as the context and feeds each message to `on_message`.
 /// Returns the image id.
 pub async fn run_build<S>(
-    address: &Address,
+    api: &Api,
     params: &BuildParams,
     body: S,
     on_message: &mut (dyn FnMut(BuildMessage) + Send),
@@ -149,12 +148,10 @@ where
         .body(body)
         .expect("build request is valid");
     let connection = |source| BuildError::Connection {
-        address: address.to_string(),
+        address: api.address().to_string(),
         source,
     };
-    let response = transport::send(address, request)
-        .await
-        .map_err(connection)?;
+    let response = api.send(request).await.map_err(connection)?;
     let mut image_id = None;
     let mut failure = None;
     let handle = |line: &[u8]| match decode_line(line) {
@@ -176,7 +173,7 @@ where
 }
 
 /// Asks the engine to cancel a running build (200 even for an unknown id).
-pub async fn cancel_build(address: &Address, build_id: &str) -> std::io::Result<()> {
+pub async fn cancel_build(api: &Api, build_id: &str) -> std::io::Result<()> {
     let request = Request::post(format!(
         "/build/cancel?id={}",
         transport::query_escape(build_id)
@@ -184,7 +181,7 @@ pub async fn cancel_build(address: &Address, build_id: &str) -> std::io::Result<
     .header(hyper::header::HOST, "docker")
     .body(http_body_util::Empty::<Bytes>::new())
     .map_err(std::io::Error::other)?;
-    let response = transport::send(address, request).await?;
+    let response = api.send(request).await?;
     let _ = response.into_body().collect().await;
     Ok(())
 }

@@ -19,9 +19,8 @@ use http_body_util::Empty;
 use hyper::Request;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::endpoint::Address;
 use super::stream::{StreamError, read_json_lines};
-use super::transport;
+use super::transport::Api;
 
 /// The login the engine uses for the registry.
 #[derive(Clone)]
@@ -217,7 +216,7 @@ struct ErrorDetail {
 
 /// Pushes `repository:tag` from the engine. One attempt: the caller retries.
 pub async fn push_image(
-    address: &Address,
+    api: &Api,
     repository: &str,
     tag: &str,
     auth: Option<&PushAuth>,
@@ -239,12 +238,10 @@ pub async fn push_image(
         .body(Empty::<Bytes>::new())
         .expect("push request is valid");
     let engine_error = |source| PushError::Engine {
-        address: address.to_string(),
+        address: api.address().to_string(),
         source,
     };
-    let response = transport::send(address, request)
-        .await
-        .map_err(engine_error)?;
+    let response = api.send(request).await.map_err(engine_error)?;
     let mut reader = PushReader::new(tag);
     read_json_lines(response, |line| reader.line(line, on_event))
         .await

@@ -20,19 +20,11 @@ pub async fn read_json_lines(
     response: Response<Incoming>,
     mut handle: impl FnMut(&[u8]),
 ) -> Result<(), StreamError> {
-    let status = response.status();
-    let mut body = response.into_body();
-    if !status.is_success() {
-        let bytes = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(StreamError::Rejected {
-            status: status.as_u16(),
-            message: crate::session::engine_message(&bytes),
-        });
+    if !response.status().is_success() {
+        let (status, message) = super::transport::refusal(response).await;
+        return Err(StreamError::Rejected { status, message });
     }
+    let mut body = response.into_body();
     let mut decoder = LineDecoder::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| StreamError::Broken(std::io::Error::other(err)))?;

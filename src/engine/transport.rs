@@ -1,5 +1,8 @@
-//! Raw HTTP/1.1 connections to the engine, for the endpoints bollard cannot speak for us (the
-//! ping headers now; the BuildKit `/session` upgrade and `/build` stream later).
+//! Raw HTTP/1.1 connections to the engine, for the endpoints bollard cannot speak for us: the
+//! `/build` and push streams, the image export, and the `/session` and `/grpc` upgrades.
+//!
+//! Everything goes through [`Api`], which puts the negotiated version in front of each path;
+//! only the negotiation itself ([`get_unversioned`]) asks without one.
 
 use std::time::Duration;
 
@@ -11,13 +14,88 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpStream, UnixStream};
 
 use super::endpoint::Address;
+use super::version::ApiVersion;
 
 /// How long to wait for the engine to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens one HTTP/1.1 connection and sends one request on it. The connection task ends with the
-/// response body (upgrades are allowed, for `/session`).
-pub async fn send<B>(address: &Address, request: Request<B>) -> std::io::Result<Response<Incoming>>
+/// The engine's API at the version negotiated with it: every request sent through it carries
+/// `/v{version}/` in its path ([`ApiVersion::versioned_uri`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    address: Address,
+    version: ApiVersion,
+}
+
+/// Why an upgrade (`/session`, `/grpc`) did not give a connection.
+#[derive(Debug)]
+pub enum UpgradeError {
+    /// The engine answered, but not with `101 Switching Protocols`: its status and message.
+    Refused { status: u16, message: String },
+    /// The connection failed or broke during the upgrade.
+    Broken(std::io::Error),
+}
+
+impl Api {
+    /// The API at `address`, spoken at `version`.
+    pub(super) fn new(address: Address, version: ApiVersion) -> Self {
+        Self { address, version }
+    }
+
+    /// Where the engine is.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The version every request carries.
+    pub fn version(&self) -> ApiVersion {
+        self.version
+    }
+
+    /// Sends `request`, its path under `/v{version}`, on a connection of its own. The
+    /// connection task ends with the response body, or lives on in an upgrade.
+    pub async fn send<B>(&self, mut request: Request<B>) -> std::io::Result<Response<Incoming>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        *request.uri_mut() = self.version.versioned_uri(request.uri());
+        send(&self.address, request).await
+    }
+
+    /// `GET path` with an empty body; returns the status, the headers and the whole body.
+    pub async fn get(&self, path: &str) -> std::io::Result<(Response<()>, Bytes)> {
+        collect(self.send(empty_get(path)?).await?).await
+    }
+
+    /// Sends an upgrade request (its `Connection` and `Upgrade` headers set by the caller) and
+    /// returns the connection the engine switched over.
+    pub async fn upgrade(
+        &self,
+        request: Request<Empty<Bytes>>,
+    ) -> Result<hyper::upgrade::Upgraded, UpgradeError> {
+        let response = self.send(request).await.map_err(UpgradeError::Broken)?;
+        if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            let (status, message) = refusal(response).await;
+            return Err(UpgradeError::Refused { status, message });
+        }
+        hyper::upgrade::on(response)
+            .await
+            .map_err(|err| UpgradeError::Broken(std::io::Error::other(err)))
+    }
+}
+
+/// `GET path` without a version: only for asking the engine which versions it speaks.
+pub(super) async fn get_unversioned(
+    address: &Address,
+    path: &str,
+) -> std::io::Result<(Response<()>, Bytes)> {
+    collect(send(address, empty_get(path)?).await?).await
+}
+
+/// Opens one HTTP/1.1 connection and sends one request on it, the path as it is.
+async fn send<B>(address: &Address, request: Request<B>) -> std::io::Result<Response<Incoming>>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
@@ -77,13 +155,27 @@ fn timed_out() -> std::io::Error {
     )
 }
 
-/// `GET path` with an empty body; returns the status, the headers and the whole body.
-pub async fn get(address: &Address, path: &str) -> std::io::Result<(Response<()>, Bytes)> {
-    let request = Request::get(path)
+/// The status and the engine's message of a refused request (a JSON `message`, else the body).
+pub async fn refusal(response: Response<Incoming>) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (status, crate::session::engine_message(&body))
+}
+
+fn empty_get(path: &str) -> std::io::Result<Request<Empty<Bytes>>> {
+    Request::get(path)
         .header(hyper::header::HOST, "docker")
         .body(Empty::<Bytes>::new())
-        .map_err(std::io::Error::other)?;
-    let response = send(address, request).await?;
+        .map_err(std::io::Error::other)
+}
+
+/// The status, the headers and the whole body.
+async fn collect(response: Response<Incoming>) -> std::io::Result<(Response<()>, Bytes)> {
     let (parts, body) = response.into_parts();
     let body = body
         .collect()

@@ -46,8 +46,7 @@ use serde::Deserialize;
 
 use crate::context::guard::{self, NameVerdict};
 use crate::engine::Engine;
-use crate::engine::endpoint::Address;
-use crate::engine::transport;
+use crate::engine::transport::{self, Api};
 use crate::leak::forms::{self, strip_line_breaks};
 use crate::leak::shapes::{self, CredentialKind, Detection};
 
@@ -323,7 +322,7 @@ pub async fn scan_image(
     threads: usize,
 ) -> Result<ScanReport, ScanError> {
     let needles = Needles::new(secrets);
-    let address = engine.endpoint().address.clone();
+    let api = engine.api().clone();
     let image = image.to_owned();
     // The whole export is read on one blocking thread that drives its own connection: with the
     // connection on the shared runtime, every chunk the engine sent cost a cross-thread wake-up,
@@ -334,7 +333,7 @@ pub async fn scan_image(
             .enable_all()
             .build()
             .map_err(ScanError::Read)?;
-        let body = runtime.block_on(open_export(&address, &image))?;
+        let body = runtime.block_on(open_export(&api, &image))?;
         let reader = BodyReader {
             runtime,
             body,
@@ -347,7 +346,7 @@ pub async fn scan_image(
 }
 
 /// `GET /images/get?names=IMAGE`: the `docker save` stream of one image.
-async fn open_export(address: &Address, image: &str) -> Result<Incoming, ScanError> {
+async fn open_export(api: &Api, image: &str) -> Result<Incoming, ScanError> {
     let path = format!("/images/get?names={}", transport::query_escape(image));
     let request = hyper::Request::get(path)
         .header(hyper::header::HOST, "docker")
@@ -357,9 +356,12 @@ async fn open_export(address: &Address, image: &str) -> Result<Incoming, ScanErr
         image: image.to_owned(),
         message,
     };
-    let response = transport::send(address, request)
-        .await
-        .map_err(|err| export(format!("cannot reach the engine at {address}: {err}")))?;
+    let response = api.send(request).await.map_err(|err| {
+        export(format!(
+            "cannot reach the engine at {}: {err}",
+            api.address()
+        ))
+    })?;
     let status = response.status();
     if status.is_success() {
         return Ok(response.into_body());
@@ -369,17 +371,8 @@ async fn open_export(address: &Address, image: &str) -> Result<Incoming, ScanErr
             image: image.to_owned(),
         });
     }
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    Err(export(format!(
-        "{} ({})",
-        crate::session::engine_message(&body),
-        status.as_u16()
-    )))
+    let (status, message) = transport::refusal(response).await;
+    Err(export(format!("{message} ({status})")))
 }
 
 /// Scans a `docker save` archive read from `reader`; see the [module docs](self).

@@ -21,8 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use secrecy::SecretSlice;
 use tokio::task::JoinHandle;
 
-use crate::engine::endpoint::Address;
-use crate::engine::transport;
+use crate::engine::transport::{Api, UpgradeError};
 
 pub use filesync::ContextSource;
 pub use services::RegistryCredential;
@@ -101,7 +100,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Opens a session on the engine and starts serving `store` on it. Returns once the engine
     /// has accepted it (the engine waits only ~5 s for a session a build names).
-    pub async fn start(address: &Address, store: SessionStore) -> Result<Self, SessionError> {
+    pub async fn start(api: &Api, store: SessionStore) -> Result<Self, SessionError> {
         // A fresh id each time: the engine remembers closed ids for a while.
         let id = random_id();
         let mut request = Request::post("/session")
@@ -123,31 +122,15 @@ impl Session {
         let request = request
             .body(Empty::<Bytes>::new())
             .expect("static session request is valid");
-        let response =
-            transport::send(address, request)
-                .await
-                .map_err(|source| SessionError::Connect {
-                    address: address.to_string(),
-                    source,
-                })?;
-        if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
-            let status = response.status().as_u16();
-            let body = http_body_util::BodyExt::collect(response.into_body())
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            return Err(SessionError::Refused {
-                address: address.to_string(),
+        let address = api.address().to_string();
+        let upgraded = api.upgrade(request).await.map_err(|err| match err {
+            UpgradeError::Refused { status, message } => SessionError::Refused {
+                address,
                 status,
-                message: engine_message(&body),
-            });
-        }
-        let upgraded = hyper::upgrade::on(response)
-            .await
-            .map_err(|err| SessionError::Connect {
-                address: address.to_string(),
-                source: std::io::Error::other(err),
-            })?;
+                message,
+            },
+            UpgradeError::Broken(source) => SessionError::Connect { address, source },
+        })?;
 
         let routes = services::routes(store);
         let service = hyper_util::service::TowerToHyperService::new(routes);

@@ -50,9 +50,41 @@ impl Sandbox {
             .unwrap_or_else(|| panic!("`fixtures/sandbox.sh env` does not set {name}"))
     }
 
+    /// A variable this sandbox may not provide.
+    pub fn optional_var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
     /// `DOCKER_HOST` of the sandbox engine.
     pub fn docker_host(&self) -> &str {
         self.var("DOCKER_HOST")
+    }
+
+    /// The sandbox engine's unix socket.
+    pub fn engine_socket(&self) -> &Path {
+        let host = self.docker_host();
+        Path::new(
+            host.strip_prefix("unix://")
+                .unwrap_or_else(|| panic!("the sandbox engine is not on a unix socket: {host}")),
+        )
+    }
+
+    /// `GET path` straight to the engine's socket, unversioned, with neither shipimg nor the
+    /// docker CLI in between: what the engine itself says, to hold shipimg's answers against.
+    pub fn engine_get(&self, path: &str) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(self.engine_socket())
+            .unwrap_or_else(|err| panic!("connect {}: {err}", self.docker_host()));
+        // HTTP/1.0: the engine answers without chunking and closes, so the body is the rest.
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("GET {path}: no HTTP answer: {answer}"));
+        assert_eq!(head.split(' ').nth(1), Some("200"), "GET {path}: {head}");
+        serde_json::from_str(body).unwrap_or_else(|err| panic!("GET {path}: {err}: {body}"))
     }
 
     /// The selected engine's own docker CLI (Debian's 20.10, or the one unpacked with the modern

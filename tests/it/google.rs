@@ -5,8 +5,6 @@
 
 #[path = "support/google_fakes.rs"]
 mod fakes;
-#[path = "support/http_server.rs"]
-mod http_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,12 +13,12 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shipimg::credentials::google::{GoogleEnv, GoogleError, GoogleToken, access_token};
 
+use crate::http_server::{Reply, TestServer};
 use fakes::{
     CLOUD_PLATFORM, GithubOidc, IAM_SCOPE, IamCredentials, JWT_BEARER, JWT_TOKEN_TYPE,
     KnownServiceAccount, KnownUser, MDS_TOKEN_PATH, MetadataServer, OAuthTokenEndpoint, Sts,
     StsExpectation, TestKey, google_api_error, service_account_key_json,
 };
-use http_server::{Reply, TestServer};
 
 const SERVICE_ACCOUNT: &str = "shipimg-ci@test-project.iam.gserviceaccount.com";
 const KEY_ID: &str = "0123456789abcdef0123456789abcdef01234567";

@@ -2,6 +2,10 @@
 //! Engine with BuildKit, a registry and a private package index. One binary, one module per
 //! area, as uv and cargo lay theirs out.
 
+#[path = "support/http_server.rs"]
+mod http_server;
+
+mod api_version;
 mod build;
 mod common;
 mod context;

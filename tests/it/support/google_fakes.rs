@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use super::http_server::{Recorded, Reply, TestServer};
+use crate::http_server::{Recorded, Reply, TestServer};
 
 pub const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 pub const IAM_SCOPE: &str = "https://www.googleapis.com/auth/iam";

@@ -1,10 +1,11 @@
-//! A small HTTP/1.1 server on `127.0.0.1:0` for tests that need a real peer: each request is
-//! recorded whole and answered by a plain function, so a fake protocol reads as a `match` on
-//! method and path. The server stops when the handle is dropped.
+//! A small HTTP/1.1 server on `127.0.0.1:0` (or a unix socket, for a fake engine) for tests that
+//! need a real peer: each request is recorded whole and answered by a plain function, so a fake
+//! protocol reads as a `match` on method and path. The server stops when the handle is dropped.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,9 +86,15 @@ impl Reply {
 
 type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
 
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
 /// A running server; dropping it stops it.
 pub struct TestServer {
-    addr: SocketAddr,
+    /// `None` on a unix socket.
+    addr: Option<SocketAddr>,
     log: Arc<Mutex<Vec<Recorded>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -99,39 +106,56 @@ impl TestServer {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
+        Self::serve_all(Listener::Tcp(listener), Some(addr), Arc::new(handler))
+    }
+
+    /// Starts serving on a unix socket at `path` (which must not exist yet), as an engine does.
+    /// Must be called inside a tokio runtime.
+    pub async fn start_unix(
+        path: &Path,
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let listener = tokio::net::UnixListener::bind(path)
+            .unwrap_or_else(|err| panic!("bind {}: {err}", path.display()));
+        Self::serve_all(Listener::Unix(listener), None, Arc::new(handler))
+    }
+
+    /// Accepts connections until dropped, each served on a task of its own.
+    fn serve_all(listener: Listener, addr: Option<SocketAddr>, handler: Arc<Handler>) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
         let task_log = log.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let handler = handler.clone();
-                let log = task_log.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let handler = handler.clone();
-                        let log = log.clone();
-                        async move { Ok::<_, Infallible>(answer(req, &*handler, &log).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                match &listener {
+                    Listener::Tcp(l) => {
+                        if let Ok((stream, _)) = l.accept().await {
+                            serve(stream, handler.clone(), task_log.clone());
+                        }
+                    }
+                    Listener::Unix(l) => {
+                        if let Ok((stream, _)) = l.accept().await {
+                            serve(stream, handler.clone(), task_log.clone());
+                        }
+                    }
+                }
             }
         });
         Self { addr, log, task }
     }
 
+    fn tcp_addr(&self) -> SocketAddr {
+        self.addr
+            .expect("a server on a unix socket has no TCP address")
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
-        self.addr.to_string()
+        self.tcp_addr().to_string()
     }
 
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.tcp_addr())
     }
 
     /// Every request so far, in order.
@@ -144,6 +168,23 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Serves one accepted connection on a task of its own.
+fn serve<S>(stream: S, handler: Arc<Handler>, log: Arc<Mutex<Vec<Recorded>>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            let log = log.clone();
+            async move { Ok::<_, Infallible>(answer(req, &*handler, &log).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
 }
 
 async fn answer(
