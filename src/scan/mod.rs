@@ -703,7 +703,13 @@ fn read_outer<R: Read>(
                     ..LayerResult::default()
                 };
                 let mut files = FileScanner::new(needles, options, &mut buf);
-                if matches!(head.first(), Some(b'{' | b'[')) && size <= MAX_JSON {
+                // An in-toto statement maps nothing and can be large (an SBOM): it is searched
+                // as it streams by and not kept.
+                let statement = memchr::memmem::find(&head, b"\"https://in-toto.io/Statement");
+                if matches!(head.first(), Some(b'{' | b'['))
+                    && size <= MAX_JSON
+                    && statement.is_none()
+                {
                     let mut json = head;
                     entry.read_to_end(&mut json).map_err(ScanError::Read)?;
                     files
@@ -2342,6 +2348,36 @@ mod tests {
                 assert_eq!(report.bytes, file_bytes as u64, "{case}");
             }
         }
+    }
+
+    #[test]
+    fn a_secret_deep_in_a_large_statement_is_found_as_it_streams() {
+        let app = layer(&[("a", b"clean")]);
+        let padding = "a".repeat(3 * SCAN_CHUNK);
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://spdx.dev/Document",
+            "predicate": {"padding": padding, "comment": String::from_utf8_lossy(TOKEN)},
+        })
+        .to_string()
+        .into_bytes();
+        let archive = Oci {
+            layers: &[(gzip(&app), app.clone())],
+            history: &["COPY a /"],
+            statement: &statement,
+            index_annotations: serde_json::json!({}),
+            with_compat: true,
+            blob_order: "by-digest",
+        }
+        .archive();
+        let report = scan(&archive, &[secret("tok", TOKEN, None)]);
+        let found: Vec<(Part, Option<&str>)> = report
+            .findings
+            .iter()
+            .map(|f| (f.part, f.layer.as_deref()))
+            .collect();
+        assert_eq!(found, [(Part::Attestation, Some(&*sha256(&statement)))]);
+        assert_eq!(report.bytes, (5 + statement.len()) as u64);
     }
 
     #[test]
