@@ -135,9 +135,25 @@ impl PushError {
 }
 
 /// Sorts an in-band push error by what can be done about it.
+///
+/// A failure to reach the registry at all (refused, reset, closed connection, EOF, timeout) is
+/// transient whatever else the message says; the containerd store wraps it as `failed to do
+/// request: Head "https://REGISTRY/v2/.../blobs/sha256:..."`. HTTP status codes count only as
+/// whole words: a digest or an upload id in a URL holds `401` and `403` often enough.
 pub fn classify(message: &str) -> PushError {
     let lower = message.to_ascii_lowercase();
     let message = message.to_owned();
+    const UNREACHABLE: &[&str] = &[
+        "connection refused",
+        "connection reset",
+        "use of closed network connection",
+        "broken pipe",
+        "eof",
+        "i/o timeout",
+        "timeout",
+        "no route to host",
+        "network is unreachable",
+    ];
     const DENIED: &[&str] = &[
         "unauthorized",
         "authentication required",
@@ -145,19 +161,11 @@ pub fn classify(message: &str) -> PushError {
         "forbidden",
         "no basic auth credentials",
         "invalid username/password",
-        "401",
-        "403",
     ];
+    const DENIED_CODES: &[&str] = &["401", "403"];
     const TRANSIENT: &[&str] = &[
-        "connection refused",
-        "connection reset",
-        "broken pipe",
-        "eof",
-        "i/o timeout",
-        "timeout",
         "toomanyrequests",
         "too many requests",
-        "429",
         "500 internal server error",
         "502 bad gateway",
         "503 service unavailable",
@@ -165,13 +173,28 @@ pub fn classify(message: &str) -> PushError {
         "received unexpected http status: 5",
         "server error",
     ];
-    if DENIED.iter().any(|needle| lower.contains(needle)) {
+    const TRANSIENT_CODES: &[&str] = &["429"];
+    let has = |needles: &[&str]| needles.iter().any(|needle| lower.contains(needle));
+    let has_code = |codes: &[&str]| codes.iter().any(|code| contains_word(&lower, code));
+    if has(UNREACHABLE) {
+        PushError::Transient { message }
+    } else if has(DENIED) || has_code(DENIED_CODES) {
         PushError::Denied { message }
-    } else if TRANSIENT.iter().any(|needle| lower.contains(needle)) {
+    } else if has(TRANSIENT) || has_code(TRANSIENT_CODES) {
         PushError::Transient { message }
     } else {
         PushError::Failed { message }
     }
+}
+
+/// Whether `word` occurs in `text` with no letter or digit right before or after it.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -368,6 +391,8 @@ mod tests {
             "unauthorized: authentication required",
             "denied: requested access to the resource is denied",
             "Get \"https://r/v2/\": no basic auth credentials",
+            "unexpected status from HEAD request to https://r/v2/x/manifests/1: 401 Unauthorized",
+            "received unexpected HTTP status: 403",
         ] {
             assert!(
                 matches!(classify(message), PushError::Denied { .. }),
@@ -380,13 +405,22 @@ mod tests {
             "received unexpected HTTP status: 503 Service Unavailable",
             "toomanyrequests: quota exceeded",
             "unexpected EOF",
+            "status 429",
+            // Docker 28's containerd store, registry down; the digests hold `401` and `403`.
+            "failed to do request: Head \"https://127.0.0.1:9/v2/shipimg-test/nowhere/blobs/sha256:586e90f7e1c2868d2ed4c972329994a37bbc3e2094015a362ccba2e6ec7e002e\": dial tcp 127.0.0.1:9: connect: connection refused",
+            "failed to copy: failed to do request: Put \"http://127.0.0.1:5555/v2/x/blobs/uploads/0ced6148-d230-4898?_state=So\": write tcp 127.0.0.1:1->127.0.0.1:5555: use of closed network connection",
         ] {
             assert!(classify(message).is_transient(), "{message}");
         }
-        assert!(matches!(
-            classify("manifest invalid: manifest invalid"),
-            PushError::Failed { .. }
-        ));
+        for message in [
+            "manifest invalid: manifest invalid",
+            "blob upload unknown: sha256:4012403a",
+        ] {
+            assert!(
+                matches!(classify(message), PushError::Failed { .. }),
+                "{message}"
+            );
+        }
     }
 
     /// Feeds recorded lines to the reader: the events it sent and how the push ended.
