@@ -70,8 +70,9 @@ fn every_request_carries_the_negotiated_version() {
     let v = format!("/v{version}");
     let proxy = RecordingProxy::start(sandbox.engine_socket());
     let home = tempfile::tempdir().unwrap();
-    let run =
-        |cmd: &mut Command| Outcome::of(cmd.env("DOCKER_HOST", proxy.docker_host())).success();
+    // Each command's success is asserted after what it sent: the wire is checked even when a
+    // command fails for a reason of its own.
+    let run = |cmd: &mut Command| Outcome::of(cmd.env("DOCKER_HOST", proxy.docker_host()));
 
     // doctor: bollard's `/info`, our `/_ping`, and BuildKit's `/grpc` upgrade.
     let out = run(shipimg(home.path()).arg("doctor"));
@@ -82,6 +83,7 @@ fn every_request_carries_the_negotiated_version() {
             "doctor: no {call}\n{paths:#?}"
         );
     }
+    out.success();
 
     let _lock = build_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -114,6 +116,7 @@ fn every_request_carries_the_negotiated_version() {
             .any(|p| p.starts_with(&format!("{v}/build?")) && p.contains("remote=client-session")),
         "build: no file-sync build\n{paths:#?}"
     );
+    out.success();
 
     // scan: the export on its own connection.
     let out = run(shipimg(home.path()).args(["scan", &tag]));
@@ -122,6 +125,7 @@ fn every_request_carries_the_negotiated_version() {
         has(&paths, &format!("{v}/images/get?")),
         "scan: no export\n{paths:#?}"
     );
+    out.success();
 
     // build --push: build, scan, tag (bollard), push (ours).
     let repo = repository("api-version");
@@ -143,6 +147,7 @@ fn every_request_carries_the_negotiated_version() {
             "build --push: no {what}\n{paths:#?}"
         );
     }
+    let out = out.success();
     assert!(
         registry_digest(&repo, "1").is_some(),
         "the push reached the registry\n{out}"
