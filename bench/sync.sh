@@ -22,16 +22,22 @@
 # and changed <= 1.0x, shipimg peak RSS < 50 MB.
 #
 # Usage: bench/sync.sh [--runs N] [--scenarios LIST] [--reference cli|buildx] [--prune] [--no-tar]
+#                     [--alternate]
 #   --runs N                     interleaved pairs per scenario (default 5)
 #   --scenarios LIST             comma-separated subset of first,cached,changed (default: all)
 #   --reference cli|buildx       the client shipimg is compared with (default cli: the engine's
 #                                own `DOCKER_BUILDKIT=1 docker build`)
 #   --prune                      before every scenario, remove the bench images and prune the
 #                                engine's whole build cache (`builder prune -af`, or `buildx
-#                                prune -af` with buildx), also before every "first" pair, and stop
-#                                if less than SHIPIMG_BENCH_MIN_FREE_GB (default 12) GB are then
-#                                free for the engine's data root or the copy
+#                                prune -af` with buildx), also before every "first" pair; before
+#                                every "changed" pair, remove the images and layers earlier
+#                                builds left (the engine's context copies stay); stop if less
+#                                than SHIPIMG_BENCH_MIN_FREE_GB (default 12) GB are then free for
+#                                the engine's data root or the copy
 #   --no-tar                     skip the `--context-transfer tar` runs
+#   --alternate                  shipimg goes first in every other pair (default: the reference
+#                                client always first), so that neither tool always meets the
+#                                engine right after a prune or after the other tool's build
 #   SHIPIMG=path/to/shipimg      binary to measure (default: target/release/shipimg)
 #   SHIPIMG_BENCH_DIR=dir        where bench/gen_context.py keeps the large context
 #                                (default /var/tmp/shipimg-bench; reused if already generated)
@@ -60,6 +66,7 @@ usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 reference=cli
 prune=0
 tar_runs=1
+alternate=0
 
 while (($#)); do
     case $1 in
@@ -92,6 +99,7 @@ while (($#)); do
             ;;
         --prune) prune=1; shift ;;
         --no-tar) tar_runs=0; shift ;;
+        --alternate) alternate=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -185,6 +193,19 @@ check_disk() {
 prune_cache() {
     if [[ $reference == buildx ]]; then "$buildx" prune -af; else "$docker" builder prune -af; fi
 }
+# Before a "changed" pair (--prune): every changed build leaves a ~1 GB layer and image that no
+# later build uses; drop them (the bench images and the build cache's regular records), keeping
+# the engine's copies of the context (source.local), which is what a changed build starts from.
+tidy_engine() {
+    log "== tidying: bench images, then the build cache's layers (the context copies stay)"
+    remove_images
+    if [[ $reference == buildx ]]; then
+        "$buildx" prune -af --filter type=regular
+    else
+        "$docker" builder prune -af --filter type=regular
+    fi 2>&1 | tail -n1 | sed 's/^/   /' >&2
+    check_disk
+}
 # Before a scenario (--prune): no bench image and an empty build cache on the engine.
 prune_engine() {
     log "== pruning: bench images, then the engine's build cache"
@@ -253,7 +274,7 @@ measure() {
 
 # scenario NAME PREP TOOLS...: PREP (a function) runs untimed before every build.
 scenario() {
-    local name=$1 prep=$2 i tool
+    local name=$1 prep=$2 i tool order
     shift 2
     for tool in "$@"; do : >"$work/$name.$tool"; : >"$work/$name.$tool.sent"; done
     if ((prune)); then prune_engine; fi
@@ -265,7 +286,13 @@ scenario() {
         log "== $name: run $i/$runs"
         # Every first build leaves ~2 GB on the engine: with --prune each pair starts empty.
         if [[ $name == first ]] && ((prune)) && ((i > 1)); then prune_engine; fi
-        for tool in "$@"; do $prep; measure "$work/$name.$tool" "$tool"; done
+        if [[ $name == changed ]] && ((prune)); then tidy_engine; fi
+        order=("$@")
+        if ((alternate && i % 2 == 0)); then
+            order=()
+            for tool in "$@"; do order=("$tool" "${order[@]}"); done
+        fi
+        for tool in "${order[@]}"; do $prep; measure "$work/$name.$tool" "$tool"; done
     done
 }
 nothing() { :; }
