@@ -100,6 +100,12 @@ pub async fn run(
     if settings.lint_only {
         return Ok(ExitStatus::Success);
     }
+    // The default labels ask git: let it answer while we talk to the engine.
+    let default_labels = {
+        let dir = settings.context.dir.clone();
+        let now = std::time::SystemTime::now();
+        std::thread::spawn(move || crate::labels::default_labels(&dir, now))
+    };
     remove_stale_results(&settings)?;
     let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
@@ -232,10 +238,7 @@ pub async fn run(
         },
         target: settings.target.clone(),
         build_args: settings.build_args.clone(),
-        labels: crate::labels::merge(
-            &settings.labels,
-            crate::labels::default_labels(&settings.context.dir, std::time::SystemTime::now()),
-        ),
+        labels: crate::labels::merge(&settings.labels, default_labels.join().unwrap_or_default()),
         network: settings.network.clone(),
         no_cache: settings.no_cache,
         pull: settings.pull,
