@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds shipimg's wheel (the binary packaged for pip/pipx/uv) with a pinned maturin, and prints
+# the wheel's path on stdout. Used by the tests, the GitHub Action's tests and the release
+# workflow, so all three build the same way.
+#
+# Usage: scripts/build-wheel.sh OUT_DIR [MATURIN_ARGS...]
+#   e.g. scripts/build-wheel.sh dist
+#        scripts/build-wheel.sh dist --zig --compatibility manylinux2014
+#        scripts/build-wheel.sh dist --sdist-only      (the sdist, no compiler run)
+# Environment:
+#   SHIPIMG_TOOLS_VENV   where maturin is installed (default: $CARGO_TARGET_DIR or target, /tools-venv)
+#   PYTHON               the interpreter that makes that virtualenv (default: python3)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+MATURIN_VERSION=1.16.0
+
+[[ $# -ge 1 ]] || { echo "usage: $0 OUT_DIR [MATURIN_ARGS...]" >&2; exit 2; }
+out=$1
+shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+venv=${SHIPIMG_TOOLS_VENV:-${CARGO_TARGET_DIR:-$root/target}/tools-venv}
+if [[ ! -x $venv/bin/maturin ]] || [[ $("$venv/bin/maturin" --version) != "maturin $MATURIN_VERSION" ]]; then
+    echo "build-wheel: installing maturin $MATURIN_VERSION into $venv" >&2
+    "${PYTHON:-python3}" -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "maturin==$MATURIN_VERSION" >&2
+fi
+
+sdist_only=false
+args=()
+for arg in "$@"; do
+    if [[ $arg == --sdist-only ]]; then sdist_only=true; else args+=("$arg"); fi
+done
+
+before=$(ls -1 "$out")
+cd "$root"
+if $sdist_only; then
+    "$venv/bin/maturin" sdist --out "$out" "${args[@]}" >&2
+else
+    "$venv/bin/maturin" build --release --locked --out "$out" "${args[@]}" >&2
+fi
+# The file this run added (maturin names it; a rebuild of the same version replaces it).
+made=$(comm -13 <(echo "$before") <(ls -1 "$out") | grep -E '\.(whl|tar\.gz)$' || true)
+if [[ -z $made ]]; then
+    # Same name as before: the newest file is ours.
+    made=$(ls -1t "$out" | grep -E '\.(whl|tar\.gz)$' | head -n1)
+fi
+echo "$out/$made"
