@@ -2,29 +2,38 @@
 //! and one `shipimg-SUB.1` per visible subcommand with `clap_mangen`, and prints each path it
 //! wrote on stdout.
 
-use anyhow::Context;
 use clap_mangen::Man;
 
 use crate::cli::{ManpageArgs, visible_command};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 
+/// What to do about an `--out-dir` that cannot hold the pages.
+const OUT_DIR_HINT: &str =
+    "pass `--out-dir` a directory that can be created and written, e.g. `target/man`";
+
 /// Writes the man pages into `args.out_dir`.
-pub(crate) fn run(args: &ManpageArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: &ManpageArgs, printer: &Printer) -> Result<ExitStatus, CliError> {
     let dir = &args.out_dir;
+    if dir.exists() && !dir.is_dir() {
+        return Err(
+            CliError::user(format!("`{}` is not a directory", dir.display()))
+                .with_hint(OUT_DIR_HINT),
+        );
+    }
     std::fs::create_dir_all(dir).map_err(|err| {
         CliError::user(format!(
             "cannot create the man page directory `{}`: {err}",
             dir.display()
         ))
-        .with_hint(
-            "pass `--out-dir` a directory that can be created and written, e.g. `target/man`",
-        )
+        .with_hint(OUT_DIR_HINT)
     })?;
     for (name, page) in render_pages() {
         let path = dir.join(name);
-        std::fs::write(&path, page)
-            .with_context(|| format!("failed to write `{}`", path.display()))?;
+        std::fs::write(&path, page).map_err(|err| {
+            CliError::user(format!("cannot write `{}`: {err}", path.display()))
+                .with_hint(OUT_DIR_HINT)
+        })?;
         printer.stdout_line(&path.display().to_string());
     }
     Ok(ExitStatus::Success)

@@ -32,6 +32,6 @@ pub async fn dispatch(
         Command::Context(args) => context::run(&args, printer).await,
         Command::Init(args) => init::run(&args, printer).await,
         Command::Completions(args) => Ok(completions::run(&args, printer)),
-        Command::Manpage(args) => manpage::run(&args, printer),
+        Command::Manpage(args) => Ok(manpage::run(&args, printer)?),
     }
 }

@@ -281,21 +281,26 @@ fn man_pages_into_a_directory_that_cannot_be_created_is_one_error_with_a_hint() 
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
-    let out = Outcome::of(
-        shipimg(home.path())
-            .args(["manpage", "--out-dir"])
-            .arg(file.join("man")),
-    )
-    .code(1);
-    assert_eq!(out.stdout, "", "{out}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    assert!(
-        lines[0].starts_with("error: cannot create the man page directory `")
-            && lines[0].contains("a-file/man`"),
-        "{out}"
-    );
-    assert!(lines[1].starts_with("  hint: "), "{out}");
+    let under_file = file.join("man");
+    let cases = [
+        (&under_file, "error: cannot create the man page directory `"),
+        (&file, "error: `"),
+    ];
+    for (dir, headline) in cases {
+        let out = Outcome::of(shipimg(home.path()).args(["manpage", "--out-dir"]).arg(dir)).code(1);
+        assert_eq!(out.stdout, "", "{out}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].starts_with(headline) && lines[0].contains(&dir.display().to_string()),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("  hint: pass `--out-dir` a directory"),
+            "{out}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
 }
 
 #[test]
