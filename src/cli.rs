@@ -1,12 +1,15 @@
 //! The command line as the user types it: clap types only. What the tool will do with these
 //! values is decided in [`crate::settings`].
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// The program's name: the binary, the completion scripts' command, the man pages' title.
+pub const BIN_NAME: &str = "shipimg";
 
 /// Build Python service images with BuildKit secrets, prove they carry no credential, and push
 /// them to Artifact Registry.
 #[derive(Debug, Parser)]
-#[command(name = "shipimg", version, about, propagate_version = true)]
+#[command(name = BIN_NAME, version, about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -55,6 +58,60 @@ pub enum Command {
     /// Start a Python project right: a two-stage Dockerfile using the netrc secret, a
     /// .dockerignore, and the [tool.shipimg] config
     Init(InitArgs),
+    /// Print the shell completion script for bash, zsh, fish or PowerShell
+    Completions(CompletionsArgs),
+    /// Write the man pages (`shipimg.1` and one per subcommand); for packagers and the release
+    #[command(hide = true)]
+    Manpage(ManpageArgs),
+}
+
+/// `shipimg completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `shipimg completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+/// `shipimg manpage --out-dir DIR`
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// The directory to write the pages to (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: std::path::PathBuf,
+}
+
+/// The command line as completions and man pages present it: [`Cli`] without its hidden
+/// subcommands.
+///
+/// clap's completion generators offer hidden subcommands too (clap-rs/clap#1335), and a
+/// `clap::Command` cannot drop a subcommand, so the root is rebuilt from `Cli`'s own arguments,
+/// settings and visible subcommands. Nothing about a flag is restated here, so it cannot drift.
+pub fn visible_command() -> clap::Command {
+    let full = Cli::command();
+    let mut visible = clap::Command::new(BIN_NAME)
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(full.is_propagate_version_set())
+        .subcommand_required(full.is_subcommand_required_set())
+        .arg_required_else_help(full.is_arg_required_else_help_set())
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        visible = visible.about(about.clone());
+    }
+    if let Some(long_about) = full.get_long_about() {
+        visible = visible.long_about(long_about.clone());
+    }
+    visible
 }
 
 /// `shipimg init`
@@ -342,11 +399,41 @@ pub enum OutputFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn visible_command_is_cli_without_hidden_subcommands() {
+        let visible = visible_command();
+        visible.clone().debug_assert();
+        let names = |cmd: &clap::Command| -> Vec<String> {
+            cmd.get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .collect()
+        };
+        let full = Cli::command();
+        let expected: Vec<String> = full
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        assert_eq!(names(&visible), expected);
+        assert!(names(&full).contains(&"manpage".to_owned()));
+        assert!(!names(&visible).contains(&"manpage".to_owned()));
+        let args = |cmd: &clap::Command| -> Vec<String> {
+            cmd.get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect()
+        };
+        assert_eq!(args(&visible), args(&full));
+        assert_eq!(visible.get_version(), full.get_version());
+        assert_eq!(
+            visible.get_about().map(ToString::to_string),
+            full.get_about().map(ToString::to_string)
+        );
     }
 
     #[test]

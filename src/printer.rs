@@ -39,6 +39,15 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// Machine output on stdout written as it is, for text that carries its own newlines (a
+    /// completion script). Always printed, even under `-q`.
+    pub fn stdout_text(&self, text: &str) {
+        let text = crate::redact::redact(text);
+        let mut out = anstream::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
     /// A status line for people on stderr: a right-aligned coloured label, cargo style.
     pub fn status(&self, label: &str, message: &str) {
         if self.verbosity == Verbosity::Quiet {

@@ -2,10 +2,12 @@
 //! modules, and returns an exit status; it holds no domain logic of its own.
 
 mod build;
+mod completions;
 mod context;
 mod doctor;
 mod init;
 mod lint;
+mod manpage;
 mod push;
 mod scan;
 
@@ -29,5 +31,7 @@ pub async fn dispatch(
         Command::Scan(args) => scan::run(&args, printer).await,
         Command::Context(args) => context::run(&args, printer).await,
         Command::Init(args) => init::run(&args, printer).await,
+        Command::Completions(args) => Ok(completions::run(&args, printer)),
+        Command::Manpage(args) => Ok(manpage::run(&args, printer)?),
     }
 }

@@ -8,6 +8,7 @@ mod http_server;
 mod api_version;
 mod build;
 mod common;
+mod completions;
 mod context;
 mod credentials;
 mod doctor;
