@@ -117,11 +117,12 @@ pub fn visible_command() -> clap::Command {
 /// `shipimg init`
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The project directory (holding pyproject.toml)
+    /// The project directory (holding pyproject.toml or requirements.txt)
     #[arg(default_value = ".", value_name = "PATH")]
     pub path: std::path::PathBuf,
 
-    /// How the project is built (default: detected from pyproject.toml and the lock files)
+    /// How the project is built (default: detected from pyproject.toml, the lock files and
+    /// requirements.txt)
     #[arg(long, value_enum, value_name = "KIND")]
     pub kind: Option<ProjectKind>,
 
@@ -134,9 +135,15 @@ pub struct InitArgs {
     #[arg(long = "index-url", value_name = "URL")]
     pub index_urls: Vec<String>,
 
-    /// The base image of both stages (default: `python:3.X-slim` from `requires-python`)
+    /// The base image of every stage (default: `python:3.X-slim` from `requires-python`)
     #[arg(long, value_name = "IMAGE")]
     pub base_image: Option<String>,
+
+    /// What the image runs, as a shell-quoted command line, e.g. `--cmd "gunicorn app:app"`
+    /// (default: the first [project.scripts] entry, or for a requirements.txt project
+    /// app.py, main.py or manage.py)
+    #[arg(long, value_name = "COMMAND")]
+    pub cmd: Option<String>,
 
     /// Overwrite a Dockerfile or .dockerignore that exists, and replace a [tool.shipimg] block
     #[arg(long)]
@@ -148,10 +155,12 @@ pub struct InitArgs {
 pub enum ProjectKind {
     /// PEP 621 `[project]`, installed with pip
     Pip,
-    /// `[tool.poetry]`, installed with pip through poetry-core
+    /// `[tool.poetry]` with `poetry.lock`, exported by a pinned Poetry, installed with pip
     Poetry,
     /// `uv.lock`, installed with `uv sync --locked`
     Uv,
+    /// `requirements.txt` without a pyproject.toml: the dependencies, then the source files
+    Requirements,
 }
 
 /// `shipimg scan IMAGE`

@@ -1,4 +1,5 @@
-//! `shipimg init`: writes a project's Dockerfile, `.dockerignore` and `[tool.shipimg]` block.
+//! `shipimg init`: writes a project's Dockerfile, `.dockerignore` and config (`[tool.shipimg]`
+//! in pyproject.toml, or `shipimg.toml`).
 //! Nothing is overwritten without `--force`, and nothing is written unless everything can be.
 
 use std::path::{Path, PathBuf};
@@ -6,19 +7,29 @@ use std::path::{Path, PathBuf};
 use crate::cli::{InitArgs, ProjectKind};
 use crate::config::{ConfigSource, check_image, check_index_url};
 use crate::error::{CliError, ExitStatus};
-use crate::init::{self, InitError};
+use crate::init::{self, Dependencies, InitError};
 use crate::printer::Printer;
 
 /// Sets the project up.
 pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let dir = &args.path;
-    let detected = init::detect(dir, args.kind).map_err(|err| {
+    let detected = init::detect(dir, args.kind, args.cmd.as_deref()).map_err(|err| {
         let hint = match &err {
-            InitError::NoPyproject(_) => {
-                "run `shipimg init` in a Python project with a pyproject.toml (pip, Poetry or uv), or pass its directory"
+            InitError::NoProject(_) => {
+                "run `shipimg init` in a Python project with a pyproject.toml (pip, Poetry or uv) or a requirements.txt, or pass its directory"
+            }
+            InitError::Pipfile(_) => {
+                "export the lock with `pipenv requirements > requirements.txt` (add --hash for hashes), then run init again"
             }
             InitError::Invalid { .. } => "fix the file's TOML syntax, then run init again",
-            InitError::UnknownKind(_) => "say how it is built with `--kind pip|poetry|uv`",
+            InitError::UnknownKind(_) => {
+                "say how it is built with `--kind pip|poetry|uv|requirements`"
+            }
+            InitError::Requirements(err) => err.hint(),
+            InitError::NoCommand(_) => {
+                "say what the image runs with `--cmd`, e.g. `--cmd \"gunicorn app:app -b 0.0.0.0:8000\"`"
+            }
+            InitError::BadCommand(_) => "quote the command as a shell would, e.g. `--cmd \"python -m app\"`",
         };
         CliError::user(err.to_string()).with_hint(hint)
     })?;
@@ -40,7 +51,10 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         .clone()
         .unwrap_or_else(|| format!("python:{}-slim", detected.python));
     let pyproject_path = dir.join("pyproject.toml");
-    let pyproject = std::fs::read_to_string(&pyproject_path)?;
+    let pyproject = match detected.has_pyproject {
+        true => Some(std::fs::read_to_string(&pyproject_path)?),
+        false => None,
+    };
     let dockerfile_path = dir.join("Dockerfile");
     let ignore_path = dir.join(".dockerignore");
 
@@ -52,7 +66,7 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             existing.push(shown(path));
         }
     }
-    if init::has_block(&pyproject) {
+    if pyproject.as_deref().is_some_and(init::has_block) {
         existing.push(format!("[tool.shipimg] in {}", shown(&pyproject_path)));
     }
     if !existing.is_empty() && !args.force {
@@ -64,24 +78,54 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         .into());
     }
 
-    let block = init::config_block(args.image.as_deref(), &args.index_urls);
-    let (config_path, config_text) = match shipimg_toml.exists() {
-        true => (&shipimg_toml, block.clone()),
-        false => (&pyproject_path, init::with_block(&pyproject, &block)),
+    // Without a pyproject.toml there is no {version}: the commit names the image.
+    let tags: &[&str] = match detected.has_pyproject {
+        true => &["{version}", "{git_short_sha}"],
+        false => &["{git_short_sha}"],
+    };
+    let block = init::config_block(args.image.as_deref(), &args.index_urls, tags);
+    let (config_path, config_text, config_name) = match (&pyproject, shipimg_toml.exists()) {
+        (Some(pyproject), false) => (
+            &pyproject_path,
+            init::with_block(pyproject, &format!("[tool.shipimg]\n{block}")),
+            format!("[tool.shipimg] in {}", shown(&pyproject_path)),
+        ),
+        _ => (
+            &shipimg_toml,
+            format!("# shipimg's project config (`shipimg init`).\n{block}"),
+            shown(&shipimg_toml),
+        ),
     };
     // Everything is prepared before anything is written.
-    let dockerfile = init::dockerfile(detected.kind, &base_image, &detected.cmd);
+    let cache_id = init::cache_id(&detected.name);
+    let dockerfile = init::dockerfile(&detected, &base_image, &cache_id);
     write(&dockerfile_path, &dockerfile)?;
     write(&ignore_path, init::DOCKERIGNORE)?;
     write(config_path, &config_text)?;
     crate::config::load(dir)?;
 
     let kind = match detected.kind {
-        ProjectKind::Pip => "pip (pip install . into a virtualenv)",
-        ProjectKind::Poetry => "Poetry (pip install . through poetry-core)",
-        ProjectKind::Uv => "uv (uv sync --locked --no-dev)",
+        ProjectKind::Pip => "pip",
+        ProjectKind::Poetry => "Poetry",
+        ProjectKind::Uv => "uv",
+        ProjectKind::Requirements => "requirements.txt",
+    };
+    let dependencies = match &detected.dependencies {
+        Dependencies::Pyproject => "[project] dependencies".to_owned(),
+        Dependencies::Requirements(found) => match found.hashes {
+            true => format!("{} (--require-hashes)", found.path),
+            false => found.path.clone(),
+        },
+        Dependencies::PoetryLock => {
+            "poetry.lock (exported by Poetry, pip --require-hashes)".to_owned()
+        }
+        Dependencies::UvLock => "uv.lock (uv sync --locked)".to_owned(),
     };
     printer.status("Detected", &format!("{kind}, from {}", detected.reason));
+    printer.status(
+        "Dependencies",
+        &format!("{dependencies}, installed in a layer of their own"),
+    );
     printer.status(
         "Wrote",
         &format!(
@@ -91,13 +135,18 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         ),
     );
     printer.status("Wrote", &shown(&ignore_path));
+    printer.status("Wrote", &config_name);
     printer.status(
-        "Wrote",
-        &format!("[tool.shipimg] in {}", shown(config_path)),
+        "Caches",
+        &format!("pip/uv downloads in cache mounts with id shipimg-*-{cache_id} (never the netrc)"),
     );
     if detected.cmd_guessed {
+        let what = match detected.has_pyproject {
+            true => "no [project.scripts] entry",
+            false => "no --cmd",
+        };
         printer.warn(&format!(
-            "no [project.scripts] entry: the image runs `{}`; edit CMD in the Dockerfile if that is wrong",
+            "{what}: the image runs `{}`; edit CMD in the Dockerfile (or pass --cmd) if that is wrong",
             detected.cmd.join(" ")
         ));
     }
@@ -105,7 +154,9 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         printer.warn(warning);
     }
     if args.image.is_none() {
-        printer.info("next: set `image` in [tool.shipimg], then run `shipimg build --push`");
+        printer.info(&format!(
+            "next: set `image` in {config_name}, then run `shipimg build --push`"
+        ));
     } else {
         printer.info("next: `shipimg build --push`");
     }

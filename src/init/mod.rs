@@ -1,30 +1,53 @@
 //! `shipimg init`: what a Python project needs to be built right, worked out from its
-//! `pyproject.toml`: how it is built (pip, Poetry, uv), what the image runs, which Python, and
-//! the files that follow (a two-stage Dockerfile that takes the index credentials only as the
-//! `netrc` secret, a `.dockerignore`, and the `[tool.shipimg]` block).
+//! `pyproject.toml`, lock files and requirement files: how it is built (pip, Poetry, uv, or a
+//! plain `requirements.txt`), where its dependencies are listed, what the image runs, which
+//! Python, and the files that follow (a multi-stage Dockerfile that installs the dependencies in
+//! a layer of their own and takes the index credentials only as the `netrc` secret, a
+//! `.dockerignore`, and the project config).
 //!
 //! The Dockerfiles are templates in `templates/`, each built against the sandbox's index by the
 //! tests (`tests/it/init.rs`).
 
+mod requirements;
+
 use std::path::Path;
+
+pub use requirements::{Requirements, RequirementsError};
 
 use crate::cli::ProjectKind;
 
 const PIP: &str = include_str!("templates/pip.Dockerfile");
 const POETRY: &str = include_str!("templates/poetry.Dockerfile");
 const UV: &str = include_str!("templates/uv.Dockerfile");
+const REQUIREMENTS: &str = include_str!("templates/requirements.Dockerfile");
 /// The `.dockerignore` every kind gets.
 pub const DOCKERIGNORE: &str = include_str!("templates/dockerignore");
 
 /// The Python used when `requires-python` says nothing narrower.
 pub const DEFAULT_PYTHON: (u32, u32) = (3, 12);
 
+/// What the Poetry template installs to export `poetry.lock`: pinned, so that every build reads
+/// the lock the same way. The sandbox's index serves exactly these (`fixtures/tools`).
+pub const POETRY_REQUIREMENTS: &str = "poetry==2.5.1 poetry-plugin-export==1.10.1";
+/// The uv the uv template installs.
+pub const UV_REQUIREMENT: &str = "uv==0.13.9";
+
+/// Writes `/manifest/requirements.txt` ([project] dependencies) and
+/// `/manifest/build-requirements.txt` ([build-system] requires, or setuptools as pip assumes
+/// without one) from the `pyproject.toml` in the working directory. Only these lists reach the
+/// dependency layers, so a version bump or a source edit leaves them cached. Python 3.11+ has
+/// `tomllib`; older ones use the `tomli` that pip vendors.
+const READ_PYPROJECT: &str = r#"python3 -c 'import sys; t = __import__("tomllib" if sys.version_info >= (3, 11) else "pip._vendor.tomli", fromlist=["load"]); d = t.load(open("pyproject.toml", "rb")); w = lambda n, l: open("/manifest/" + n, "w").write("".join(r + "\n" for r in l)); w("requirements.txt", d.get("project", {}).get("dependencies", [])); w("build-requirements.txt", d.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))'"#;
+
 /// Why a project cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    /// No `pyproject.toml`.
-    #[error("no pyproject.toml in {0}")]
-    NoPyproject(String),
+    /// Neither a `pyproject.toml` nor a `requirements.txt`.
+    #[error("no pyproject.toml or requirements.txt in {0}")]
+    NoProject(String),
+    /// A Pipfile project: no template reads Pipfile.lock.
+    #[error("{0} is a Pipfile project: init cannot write a Dockerfile that installs Pipfile.lock")]
+    Pipfile(String),
     /// It does not parse.
     #[error("{path}: invalid TOML: {message}")]
     Invalid {
@@ -36,6 +59,28 @@ pub enum InitError {
     /// Neither `[project]` nor `[tool.poetry]`.
     #[error("{0} has neither [project] nor [tool.poetry]: cannot tell how the project is built")]
     UnknownKind(String),
+    /// A requirement file init cannot install in a layer of its own.
+    #[error(transparent)]
+    Requirements(#[from] RequirementsError),
+    /// A requirements.txt project with no entry point init recognises.
+    #[error("{0} has no app.py, main.py or manage.py: cannot tell what the image runs")]
+    NoCommand(String),
+    /// `--cmd` that does not split into words.
+    #[error("--cmd `{0}`: unbalanced quotes")]
+    BadCommand(String),
+}
+
+/// Where the dependency layer's list comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dependencies {
+    /// `[project] dependencies` in pyproject.toml.
+    Pyproject,
+    /// A requirement file (pip-tools' `requirements.lock`, a `requirements.txt`).
+    Requirements(Requirements),
+    /// `poetry.lock`, exported by a pinned Poetry.
+    PoetryLock,
+    /// `uv.lock`.
+    UvLock,
 }
 
 /// What `init` found out about the project.
@@ -47,22 +92,36 @@ pub struct Detected {
     pub reason: String,
     /// The project's name.
     pub name: String,
+    /// Where its dependencies are listed.
+    pub dependencies: Dependencies,
     /// What the image runs, as an exec-form argument list.
     pub cmd: Vec<String>,
-    /// True when `cmd` is a guess (`python -m NAME`), not a declared script.
+    /// True when `cmd` is a guess (`python -m NAME`, `python app.py`), not declared or given.
     pub cmd_guessed: bool,
     /// The Python version for the base image, `3.12`.
     pub python: String,
+    /// True when the project has a pyproject.toml (else the config goes to `shipimg.toml`).
+    pub has_pyproject: bool,
     /// Things the user should know (no build backend, no lock file).
     pub warnings: Vec<String>,
 }
 
-/// Reads `dir/pyproject.toml` (and looks for lock files) to work out the project's kind, its
-/// command and its Python; `kind` overrides the detected kind.
-pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitError> {
+/// Works out the project's kind, its dependencies, its command and its Python from `dir`;
+/// `kind` overrides the detected kind and `cmd` (a shell-quoted command line) the command.
+pub fn detect(
+    dir: &Path,
+    kind: Option<ProjectKind>,
+    cmd: Option<&str>,
+) -> Result<Detected, InitError> {
+    let cmd = cmd
+        .map(|line| shlex::split(line).ok_or_else(|| InitError::BadCommand(line.to_owned())))
+        .transpose()?
+        .filter(|words| !words.is_empty());
     let path = dir.join("pyproject.toml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| InitError::NoPyproject(dir.display().to_string()))?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) => return detect_without_pyproject(dir, kind, cmd),
+    };
     let doc: toml::Table = text
         .parse()
         .map_err(|err: toml::de::Error| InitError::Invalid {
@@ -79,7 +138,7 @@ pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitErr
         (ProjectKind::Uv, "uv.lock".to_owned())
     } else if has_uv {
         (ProjectKind::Uv, "[tool.uv] in pyproject.toml".to_owned())
-    } else if poetry.is_some() {
+    } else if poetry.is_some() || lock("poetry.lock") {
         let why = match lock("poetry.lock") {
             true => "[tool.poetry] and poetry.lock",
             false => "[tool.poetry] in pyproject.toml",
@@ -96,6 +155,11 @@ pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitErr
         Some(kind) if kind != detected => (kind, "--kind".to_owned()),
         _ => (detected, reason),
     };
+    if kind == ProjectKind::Requirements {
+        let mut found = detect_without_pyproject(dir, Some(kind), cmd)?;
+        found.reason = reason;
+        return Ok(found);
+    }
 
     let name = project
         .as_ref()
@@ -108,9 +172,10 @@ pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitErr
         .and_then(|p| p.get("scripts")?.as_table().cloned())
         .or_else(|| poetry.as_ref()?.get("scripts")?.as_table().cloned());
     let script = scripts.and_then(|s| s.keys().next().cloned());
-    let (cmd, cmd_guessed) = match script {
-        Some(script) => (vec![script], false),
-        None => (
+    let (cmd, cmd_guessed) = match (cmd, script) {
+        (Some(cmd), _) => (cmd, false),
+        (None, Some(script)) => (vec![script], false),
+        (None, None) => (
             vec![
                 "python".to_owned(),
                 "-m".to_owned(),
@@ -137,29 +202,153 @@ pub fn detect(dir: &Path, kind: Option<ProjectKind>) -> Result<Detected, InitErr
     let mut warnings = Vec::new();
     if doc.get("build-system").is_none() {
         warnings.push(
-            "pyproject.toml has no [build-system]: the Dockerfile installs the project as a package, so add a build backend (e.g. setuptools, hatchling or poetry-core)".to_owned(),
+            "pyproject.toml has no [build-system]: the Dockerfile builds the project with setuptools, so add a build backend (e.g. setuptools, hatchling or poetry-core)".to_owned(),
         );
     }
-    if kind == ProjectKind::Uv && !lock("uv.lock") {
-        warnings.push(
-            "no uv.lock yet: run `uv lock` before building (the Dockerfile runs `uv sync --locked`)"
-                .to_owned(),
-        );
-    }
-    if kind == ProjectKind::Poetry && lock("poetry.lock") {
-        warnings.push(
-            "the Dockerfile installs with pip through poetry-core, which resolves [tool.poetry.dependencies] afresh: poetry.lock is not used".to_owned(),
-        );
-    }
+    let dependencies = match kind {
+        ProjectKind::Uv => {
+            if !lock("uv.lock") {
+                warnings.push(
+                    "no uv.lock yet: run `uv lock` before building (the Dockerfile runs `uv sync --locked`)"
+                        .to_owned(),
+                );
+            }
+            Dependencies::UvLock
+        }
+        ProjectKind::Poetry => {
+            if !lock("poetry.lock") {
+                warnings.push(
+                    "no poetry.lock yet: run `poetry lock` before building (the Dockerfile installs exactly the lock)"
+                        .to_owned(),
+                );
+            }
+            Dependencies::PoetryLock
+        }
+        _ => pip_dependencies(dir, project.as_ref(), &mut warnings)?,
+    };
     Ok(Detected {
         kind,
         reason,
         name,
+        dependencies,
         cmd,
         cmd_guessed,
         python: format!("{major}.{minor}"),
+        has_pyproject: true,
         warnings,
     })
+}
+
+/// The requirement files a pip project's dependencies may be pinned in, most specific first:
+/// pip-tools' lock, then the conventional names.
+const REQUIREMENT_FILES: [&str; 3] = [
+    "requirements.lock",
+    "requirements.txt",
+    "requirements/prod.txt",
+];
+
+/// A pip project's dependency list: a requirement file that pins them (pip-tools'
+/// `requirements.lock`, a `requirements.txt`), else `[project] dependencies`.
+fn pip_dependencies(
+    dir: &Path,
+    project: Option<&toml::Table>,
+    warnings: &mut Vec<String>,
+) -> Result<Dependencies, InitError> {
+    let dynamic = project
+        .and_then(|p| p.get("dynamic")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .any(|v| v.as_str() == Some("dependencies"));
+    for name in REQUIREMENT_FILES {
+        if !dir.join(name).is_file() {
+            continue;
+        }
+        match Requirements::read(dir, name) {
+            Ok(found) => return Ok(Dependencies::Requirements(found)),
+            // A requirements.txt that installs the project itself (`-e .`) is a development
+            // setup, not a dependency list: [project] has them.
+            Err(err) if !dynamic => {
+                warnings.push(format!("{err}: installing [project] dependencies instead"));
+                return Ok(Dependencies::Pyproject);
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if dynamic {
+        warnings.push(
+            "[project] declares its dependencies dynamic and there is no requirements.txt: the Dockerfile's dependency layer installs none of them, so list them in [project] dependencies".to_owned(),
+        );
+    }
+    Ok(Dependencies::Pyproject)
+}
+
+/// A project without a pyproject.toml: a `requirements.txt` service (or a Pipfile one, refused).
+fn detect_without_pyproject(
+    dir: &Path,
+    kind: Option<ProjectKind>,
+    cmd: Option<Vec<String>>,
+) -> Result<Detected, InitError> {
+    let shown = dir.display().to_string();
+    if kind.is_some_and(|k| k != ProjectKind::Requirements) {
+        return Err(InitError::NoProject(shown));
+    }
+    let file = REQUIREMENT_FILES
+        .iter()
+        .find(|name| dir.join(name).is_file());
+    let Some(file) = file else {
+        if dir.join("Pipfile").is_file() {
+            return Err(InitError::Pipfile(shown));
+        }
+        return Err(InitError::NoProject(shown));
+    };
+    let requirements = Requirements::read(dir, file)?;
+    let mut warnings = Vec::new();
+    let (cmd, cmd_guessed) = match cmd {
+        Some(cmd) => (cmd, false),
+        None => (
+            detect_command(dir, &mut warnings).ok_or(InitError::NoCommand(shown))?,
+            true,
+        ),
+    };
+    let python = std::fs::read_to_string(dir.join(".python-version"))
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.trim().split('.');
+            let major: u32 = parts.next()?.parse().ok()?;
+            let minor: u32 = parts.next()?.parse().ok()?;
+            (major == 3).then(|| format!("{major}.{minor}"))
+        })
+        .unwrap_or_else(|| format!("{}.{}", DEFAULT_PYTHON.0, DEFAULT_PYTHON.1));
+    let name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "service".to_owned());
+    Ok(Detected {
+        kind: ProjectKind::Requirements,
+        reason: format!("{} without a pyproject.toml", requirements.path),
+        name,
+        dependencies: Dependencies::Requirements(requirements),
+        cmd,
+        cmd_guessed,
+        python,
+        has_pyproject: false,
+        warnings,
+    })
+}
+
+/// What a requirements.txt service runs: Django's `manage.py`, else `app.py` or `main.py`.
+fn detect_command(dir: &Path, warnings: &mut Vec<String>) -> Option<Vec<String>> {
+    let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    if dir.join("manage.py").is_file() {
+        warnings.push(
+            "manage.py runserver is Django's development server: for production pass e.g. `--cmd \"gunicorn PROJECT.wsgi -b 0.0.0.0:8000\"`".to_owned(),
+        );
+        return Some(words(&["python", "manage.py", "runserver", "0.0.0.0:8000"]));
+    }
+    ["app.py", "main.py"]
+        .into_iter()
+        .find(|name| dir.join(name).is_file())
+        .map(|name| words(&["python", name]))
 }
 
 /// The Python for a `requires-python` (or Poetry `python`) requirement: the default, unless the
@@ -190,37 +379,88 @@ pub fn python_for_requirement(requirement: &str) -> (u32, u32) {
     chosen
 }
 
-/// The Dockerfile for `kind`, its base image and command filled in.
-pub fn dockerfile(kind: ProjectKind, base_image: &str, cmd: &[String]) -> String {
-    let template = match kind {
+/// The Dockerfile for the detected project, its base image, command and cache id filled in.
+pub fn dockerfile(detected: &Detected, base_image: &str, cache_id: &str) -> String {
+    let template = match detected.kind {
         ProjectKind::Pip => PIP,
         ProjectKind::Poetry => POETRY,
         ProjectKind::Uv => UV,
+        ProjectKind::Requirements => REQUIREMENTS,
     };
-    let cmd = serde_json::to_string(cmd).unwrap_or_else(|_| "[]".to_owned());
+    let (mounts, install, from) = match &detected.dependencies {
+        Dependencies::Requirements(found) => (
+            found
+                .files
+                .iter()
+                .map(|file| format!("--mount=type=bind,source={file},target=/req/{file}"))
+                .collect::<Vec<_>>()
+                .join(" \\\n    "),
+            format!(
+                "{}-r /req/{}",
+                if found.hashes {
+                    "--require-hashes "
+                } else {
+                    ""
+                },
+                found.path
+            ),
+            found.path.clone(),
+        ),
+        _ => (
+            "--mount=type=bind,from=manifest,source=/manifest,target=/manifest".to_owned(),
+            "-r /manifest/requirements.txt".to_owned(),
+            "pyproject.toml's [project] dependencies".to_owned(),
+        ),
+    };
+    let deps_from = match &detected.dependencies {
+        Dependencies::Requirements(found) => format!(" pinned in {}", found.path),
+        _ => String::new(),
+    };
+    let cmd = serde_json::to_string(&detected.cmd).unwrap_or_else(|_| "[]".to_owned());
     template
+        .replace("{{deps_from}}", &deps_from)
+        .replace("{{deps_from_short}}", &from)
+        .replace("{{deps_mounts}}", &mounts)
+        .replace("{{deps_install}}", &install)
+        .replace("{{read_pyproject}}", READ_PYPROJECT)
+        .replace("{{poetry_requirements}}", POETRY_REQUIREMENTS)
+        .replace("{{uv_requirement}}", UV_REQUIREMENT)
+        .replace("{{cache_id}}", cache_id)
         .replace("{{base_image}}", base_image)
         .replace("{{cmd}}", &cmd)
 }
 
-/// The `[tool.shipimg]` block: the image if given (else a commented example), the default tag
-/// templates, and the indexes (else a commented example).
-pub fn config_block(image: Option<&str>, index_urls: &[String]) -> String {
-    let mut block = String::from(
-        "[tool.shipimg]\n\
-         # Where `shipimg build --push` pushes: the repository, without a tag.\n",
-    );
+/// The id of the project's cache mounts: its name and 8 random characters, so that two
+/// projects (or two checkouts of one) never share a cache a build of the other could poison.
+pub fn cache_id(name: &str) -> String {
+    let mut id: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    id.truncate(40);
+    let random = crate::session::random_id();
+    format!("{}-{}", id.trim_matches('-'), &random[..8])
+}
+
+/// The project config: the image if given (else a commented example), the tag templates, and
+/// the indexes (else a commented example).
+pub fn config_block(image: Option<&str>, index_urls: &[String], tags: &[&str]) -> String {
+    let mut block =
+        String::from("# Where `shipimg build --push` pushes: the repository, without a tag.\n");
     match image {
         Some(image) => block.push_str(&format!("image = {}\n", toml_string(image))),
         None => block.push_str("# image = \"europe-west4-docker.pkg.dev/PROJECT/REPO/SERVICE\"\n"),
     }
-    block.push_str(
-        "# Tag templates: {version} (from this file), {git_sha}, {git_short_sha}, {branch}, {date}.\n\
-         tags = [\"{version}\", \"{git_short_sha}\"]\n\
+    let tags: Vec<String> = tags.iter().map(|t| toml_string(t)).collect();
+    block.push_str(&format!(
+        "# Tag templates: {{version}} (from pyproject.toml), {{git_sha}}, {{git_short_sha}}, {{branch}}, {{date}}.\n\
+         tags = [{}]\n\
          # The package indexes the build installs from, without credentials: shipimg serves\n\
          # them to the Dockerfile's `RUN --mount=type=secret,id=netrc` steps from your netrc,\n\
          # SHIPIMG_INDEX_* variables or Google credentials.\n",
-    );
+        tags.join(", ")
+    ));
     match index_urls {
         [] => block.push_str(
             "# index-urls = [\"https://europe-west4-python.pkg.dev/PROJECT/REPO/simple/\"]\n",
@@ -295,18 +535,29 @@ mod tests {
     fn kinds_are_detected_from_the_project_files() {
         let pep621 = "[project]\nname = \"svc\"\nversion = \"1.0\"\n[build-system]\nrequires = [\"setuptools\"]\n";
         let dir = project(&[("pyproject.toml", pep621)]);
-        assert_eq!(detect(dir.path(), None).unwrap().kind, ProjectKind::Pip);
+        assert_eq!(
+            detect(dir.path(), None, None).unwrap().kind,
+            ProjectKind::Pip
+        );
         let dir = project(&[("pyproject.toml", pep621), ("uv.lock", "version = 1\n")]);
-        let uv = detect(dir.path(), None).unwrap();
+        let uv = detect(dir.path(), None, None).unwrap();
         assert_eq!((uv.kind, uv.reason.as_str()), (ProjectKind::Uv, "uv.lock"));
         let poetry = "[tool.poetry]\nname = \"p-svc\"\n[tool.poetry.dependencies]\npython = \"^3.11\"\n[tool.poetry.scripts]\nrun-it = \"p:main\"\n[build-system]\nrequires = [\"poetry-core\"]\n";
         let dir = project(&[("pyproject.toml", poetry)]);
-        let found = detect(dir.path(), None).unwrap();
+        let found = detect(dir.path(), None, None).unwrap();
         assert_eq!(found.kind, ProjectKind::Poetry);
         assert_eq!(found.cmd, vec!["run-it"]);
         assert_eq!(found.python, "3.12");
+        assert_eq!(found.dependencies, Dependencies::PoetryLock);
+        assert!(
+            found.warnings[0].starts_with("no poetry.lock yet"),
+            "{:?}",
+            found.warnings
+        );
+        let dir = project(&[("pyproject.toml", poetry), ("poetry.lock", "")]);
+        let found = detect(dir.path(), None, None).unwrap();
         assert!(found.warnings.is_empty(), "{:?}", found.warnings);
-        let forced = detect(dir.path(), Some(ProjectKind::Pip)).unwrap();
+        let forced = detect(dir.path(), Some(ProjectKind::Pip), None).unwrap();
         assert_eq!(
             (forced.kind, forced.reason.as_str()),
             (ProjectKind::Pip, "--kind")
@@ -319,14 +570,14 @@ mod tests {
             "pyproject.toml",
             "[project]\nname = \"My-Service\"\n[project.scripts]\nserve = \"m:main\"\n",
         )]);
-        let found = detect(dir.path(), None).unwrap();
+        let found = detect(dir.path(), None, None).unwrap();
         assert_eq!(
             (found.cmd, found.cmd_guessed),
             (vec!["serve".to_owned()], false)
         );
         assert!(found.warnings[0].contains("no [build-system]"));
         let dir = project(&[("pyproject.toml", "[project]\nname = \"My-Service\"\n")]);
-        let found = detect(dir.path(), None).unwrap();
+        let found = detect(dir.path(), None, None).unwrap();
         assert_eq!(found.cmd, vec!["python", "-m", "my_service"]);
         assert!(found.cmd_guessed);
     }
@@ -335,19 +586,24 @@ mod tests {
     fn projects_init_cannot_read_are_errors() {
         let dir = project(&[]);
         assert!(matches!(
-            detect(dir.path(), None),
-            Err(InitError::NoPyproject(_))
+            detect(dir.path(), None, None),
+            Err(InitError::NoProject(_))
+        ));
+        let dir = project(&[("Pipfile", "[packages]\n")]);
+        assert!(matches!(
+            detect(dir.path(), None, None),
+            Err(InitError::Pipfile(_))
         ));
         let dir = project(&[("pyproject.toml", "[tool.black]\nline-length = 99\n")]);
         assert!(matches!(
-            detect(dir.path(), None),
+            detect(dir.path(), None, None),
             Err(InitError::UnknownKind(_))
         ));
-        let forced = detect(dir.path(), Some(ProjectKind::Pip)).unwrap();
+        let forced = detect(dir.path(), Some(ProjectKind::Pip), None).unwrap();
         assert_eq!(forced.kind, ProjectKind::Pip);
         let dir = project(&[("pyproject.toml", "[project\n")]);
         assert!(matches!(
-            detect(dir.path(), None),
+            detect(dir.path(), None, None),
             Err(InitError::Invalid { .. })
         ));
     }
@@ -363,16 +619,125 @@ mod tests {
     }
 
     #[test]
-    fn dockerfiles_are_filled_and_mount_the_netrc_secret() {
-        for kind in [ProjectKind::Pip, ProjectKind::Poetry, ProjectKind::Uv] {
-            let text = dockerfile(kind, "python:3.12-slim", &["svc".to_owned()]);
-            assert!(!text.contains("{{"), "{kind:?}");
-            assert!(text.contains("FROM python:3.12-slim AS build"), "{kind:?}");
-            assert!(text.contains("CMD [\"svc\"]"), "{kind:?}");
+    fn pip_projects_take_a_pinned_requirement_file_over_project_dependencies() {
+        let pep621 = "[project]\nname = \"svc\"\ndependencies = [\"six\"]\n[build-system]\nrequires = [\"hatchling\"]\n";
+        let dir = project(&[("pyproject.toml", pep621)]);
+        assert_eq!(
+            detect(dir.path(), None, None).unwrap().dependencies,
+            Dependencies::Pyproject
+        );
+        let dir = project(&[
+            ("pyproject.toml", pep621),
+            ("requirements.lock", "six==1.16.0 --hash=sha256:ab\n"),
+            ("requirements.txt", "six\n"),
+        ]);
+        let found = detect(dir.path(), None, None).unwrap();
+        let Dependencies::Requirements(req) = &found.dependencies else {
+            panic!("{found:?}")
+        };
+        assert_eq!((req.path.as_str(), req.hashes), ("requirements.lock", true));
+        // A development requirements.txt (`-e .`) falls back to [project] with a warning.
+        let dir = project(&[("pyproject.toml", pep621), ("requirements.txt", "-e .\n")]);
+        let found = detect(dir.path(), None, None).unwrap();
+        assert_eq!(found.dependencies, Dependencies::Pyproject);
+        assert!(found.warnings[0].contains("installing [project] dependencies instead"));
+    }
+
+    #[test]
+    fn requirements_projects_need_an_entry_point_or_a_command() {
+        let dir = project(&[("requirements.txt", "flask==3.0.0\n"), ("app.py", "")]);
+        let found = detect(dir.path(), None, None).unwrap();
+        assert_eq!(found.kind, ProjectKind::Requirements);
+        assert_eq!(found.cmd, ["python", "app.py"]);
+        assert!(!found.has_pyproject);
+        let dir = project(&[("requirements.txt", "flask==3.0.0\n")]);
+        assert!(matches!(
+            detect(dir.path(), None, None),
+            Err(InitError::NoCommand(_))
+        ));
+        let found = detect(
+            dir.path(),
+            None,
+            Some("gunicorn 'app:create_app()' -b 0.0.0.0:80"),
+        )
+        .unwrap();
+        assert_eq!(
+            found.cmd,
+            ["gunicorn", "app:create_app()", "-b", "0.0.0.0:80"]
+        );
+        assert!(matches!(
+            detect(dir.path(), None, Some("python 'app.py")),
+            Err(InitError::BadCommand(_))
+        ));
+        let dir = project(&[
+            ("requirements.txt", "django\n"),
+            ("manage.py", ""),
+            (".python-version", "3.11.9\n"),
+        ]);
+        let found = detect(dir.path(), None, None).unwrap();
+        assert_eq!(found.cmd[..2], ["python", "manage.py"]);
+        assert_eq!(found.python, "3.11");
+        assert!(found.warnings[0].contains("development server"));
+    }
+
+    #[test]
+    fn dockerfiles_are_filled_install_dependencies_first_and_lint_clean() {
+        let pep621 = "[project]\nname = \"svc\"\n[build-system]\nrequires = [\"setuptools\"]\n";
+        let cases: [(&[(&str, &str)], ProjectKind); 5] = [
+            (&[("pyproject.toml", pep621)], ProjectKind::Pip),
+            (
+                &[
+                    ("pyproject.toml", pep621),
+                    ("requirements.lock", "six==1 --hash=sha256:a\n"),
+                ],
+                ProjectKind::Pip,
+            ),
+            (
+                &[
+                    ("pyproject.toml", "[tool.poetry]\nname = \"p\"\n"),
+                    ("poetry.lock", ""),
+                ],
+                ProjectKind::Poetry,
+            ),
+            (
+                &[("pyproject.toml", pep621), ("uv.lock", "")],
+                ProjectKind::Uv,
+            ),
+            (
+                &[("requirements.txt", "six\n"), ("main.py", "")],
+                ProjectKind::Requirements,
+            ),
+        ];
+        for (files, kind) in cases {
+            let dir = project(files);
+            let found = detect(dir.path(), None, None).unwrap();
+            assert_eq!(found.kind, kind);
+            let text = dockerfile(&found, "python:3.12-slim", "svc-abcd1234");
+            assert!(!text.contains("{{"), "{kind:?}: {text}");
+            assert!(
+                text.contains("FROM python:3.12-slim AS deps") || text.contains("FROM uv AS deps"),
+                "{kind:?}"
+            );
+            assert!(
+                text.contains("COPY --from=deps /opt/venv /opt/venv"),
+                "{kind:?}"
+            );
+            assert!(
+                text.contains("id=shipimg-pip-svc-abcd1234,sharing=locked"),
+                "{kind:?}"
+            );
+            assert!(!text.contains("NO_CACHE"), "{kind:?}");
+            assert!(text.contains("USER 65534:65534"), "{kind:?}");
             assert!(
                 text.contains("--mount=type=secret,id=netrc,target=/root/.netrc,required=true"),
                 "{kind:?}"
             );
+            // The source reaches no stage before the dependencies are installed.
+            let deps_run = text.find("AS deps").unwrap();
+            let deps_end = text[deps_run..]
+                .find("\nFROM ")
+                .map_or(text.len(), |i| deps_run + i);
+            assert!(!text[..deps_end].contains("COPY ."), "{kind:?}: {text}");
             let report =
                 crate::lint::lint(&text, "Dockerfile", &crate::lint::LintOptions::default())
                     .unwrap();
@@ -385,10 +750,22 @@ mod tests {
     }
 
     #[test]
+    fn cache_ids_are_the_name_and_random() {
+        let (a, b) = (cache_id("My_Service.api"), cache_id("My_Service.api"));
+        assert!(a.starts_with("my-service-api-"), "{a}");
+        assert_eq!(a.len(), "my-service-api-".len() + 8);
+        assert_ne!(a, b);
+    }
+
+    #[test]
     fn the_block_is_appended_or_replaced() {
-        let block = config_block(
-            Some("reg.example/p/svc"),
-            &["https://idx.example/simple/".into()],
+        let block = format!(
+            "[tool.shipimg]\n{}",
+            config_block(
+                Some("reg.example/p/svc"),
+                &["https://idx.example/simple/".into()],
+                &["{version}"],
+            )
         );
         let original = "[project]\nname = \"svc\"\n";
         let added = with_block(original, &block);
@@ -408,7 +785,10 @@ mod tests {
         );
         assert!(doc["tool"]["shipimg"].get("labels").is_none());
         assert_eq!(doc["tool"]["ruff"]["line-length"].as_integer(), Some(99));
-        let commented = config_block(None, &[]);
+        let commented = format!(
+            "[tool.shipimg]\n{}",
+            config_block(None, &[], &["{git_short_sha}"])
+        );
         let doc: toml::Table = with_block(original, &commented).parse().unwrap();
         assert!(doc["tool"]["shipimg"].get("image").is_none());
     }

@@ -90,7 +90,7 @@ fn a_netrc_mount_without_a_netrc_fails_before_the_build() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(
         lines[0],
-        "error: Dockerfile:17: a step mounts secret `netrc`, but no netrc was found (looked at: --netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc)",
+        "error: Dockerfile:30: a step mounts secret `netrc`, but no netrc was found (looked at: --netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc)",
         "{out}"
     );
     assert!(lines[1].starts_with("  hint: pass `--netrc PATH`"), "{out}");

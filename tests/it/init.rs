@@ -1,7 +1,10 @@
-//! `shipimg init` and the project config, against the sandbox: for each project kind (pip,
-//! Poetry, uv), init's Dockerfile builds the fixture project with the private index's
-//! credentials as a secret, and `shipimg build --push` with no flags pushes the config's tags;
-//! config errors and templates that cannot be filled stop before anything is built.
+//! `shipimg init` and the project config, against the sandbox: for each project layout (pip with
+//! setuptools and with hatchling, Poetry and uv with their locks, a requirements.txt service),
+//! init's Dockerfile builds the fixture project with the private index's credentials as a
+//! secret, `shipimg build --push` with no flags pushes the config's tags, and a source edit
+//! rebuilds without installing, or asking the index for, any dependency; locks are installed
+//! exactly and a stale lock fails with its tool's message; config errors and templates that
+//! cannot be filled stop before anything is built.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,10 +50,13 @@ fn git_commit(dir: &Path) -> String {
     git(&["rev-parse", "HEAD"]).trim()[..7].to_owned()
 }
 
-/// Locks the uv fixture against the sandbox index with the sandbox's own uv (a lock records the
-/// index URL, whose port differs between machines, so none is committed).
-fn uv_lock(dir: &Path) {
+/// Runs the sandbox's uv on the uv fixture against the sandbox index (a lock records the index
+/// URL, whose port differs between machines, so none is committed): `uv lock` and any `extra`
+/// arguments.
+fn uv_lock(dir: &Path, extra: &[&str]) {
     let sandbox = Sandbox::get();
+    // Locking asks the index, whose requests the rebuild tests count.
+    let _lock = build_lock();
     let uv = Path::new(sandbox.var("SHIPIMG_SANDBOX_DIR")).join("venv/bin/uv");
     let out = Command::new(&uv)
         .env_clear()
@@ -63,10 +69,48 @@ fn uv_lock(dir: &Path) {
         .env("UV_PYTHON_DOWNLOADS", "never")
         .args(["lock", "--quiet", "--directory"])
         .arg(dir)
+        .args(extra)
         .output()
         .unwrap_or_else(|err| panic!("cannot run {}: {err}", uv.display()));
     assert!(out.status.success(), "uv lock: {out:?}");
     assert!(dir.join("uv.lock").is_file());
+}
+
+/// Locks the Poetry fixture with the sandbox's pinned Poetry against the sandbox index (as its
+/// primary source), as a developer would; Poetry gets the index password in its own variables.
+fn poetry_lock(dir: &Path) {
+    let sandbox = Sandbox::get();
+    // Locking asks the index, whose requests the rebuild tests count.
+    let _lock = build_lock();
+    let home = tempfile::tempdir().unwrap();
+    let poetry = |args: &[&str]| {
+        let out = Command::new(sandbox.var("SANDBOX_POETRY"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env(
+                "POETRY_HTTP_BASIC_SANDBOX_USERNAME",
+                sandbox.var("SANDBOX_INDEX_USERNAME"),
+            )
+            .env(
+                "POETRY_HTTP_BASIC_SANDBOX_PASSWORD",
+                index_password(sandbox).trim(),
+            )
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "poetry {args:?}: {out:?}");
+    };
+    poetry(&[
+        "source",
+        "add",
+        "--priority=primary",
+        "sandbox",
+        sandbox.var("SANDBOX_INDEX_URL"),
+    ]);
+    poetry(&["lock", "--quiet"]);
+    assert!(dir.join("poetry.lock").is_file());
 }
 
 /// `shipimg` pointed at the sandbox's engine, registry login and index netrc (its text in
@@ -84,13 +128,94 @@ fn shipimg_in(dir: &Path, home: &Path) -> Command {
     cmd
 }
 
-/// init, then `shipimg build --push` with no flag, then the image runs and the registry has
-/// both default tags.
-fn init_build_push(kind: &str, expected: &str, cmd: &str) {
+/// The sandbox index's request log (it runs with `-v`), from a mark on.
+struct IndexRequests {
+    from: usize,
+}
+
+impl IndexRequests {
+    fn log() -> String {
+        std::fs::read_to_string(Sandbox::get().var("SANDBOX_INDEX_LOG")).unwrap()
+    }
+
+    /// Marks the log's end.
+    fn mark() -> Self {
+        IndexRequests {
+            from: Self::log().lines().count(),
+        }
+    }
+
+    /// The requests for a package since the mark: `/simple/NAME/` pages and `/packages/` files
+    /// (not the `/simple/` root that shipimg's own preflight reads).
+    fn for_packages(&self) -> Vec<String> {
+        Self::log()
+            .lines()
+            .skip(self.from)
+            .filter_map(|line| {
+                let url = line.trim().strip_prefix("<LocalRequest: GET ")?;
+                let path = url.split_once("://")?.1.split_once('/')?.1;
+                let package = path.starts_with("packages/")
+                    || (path.starts_with("simple/") && path != "simple/>");
+                package.then(|| path.trim_end_matches('>').to_owned())
+            })
+            .collect()
+    }
+}
+
+/// The step numbers of a plain-progress build's steps whose title contains every one of
+/// `needles`, and whether each was CACHED.
+fn steps<'a>(progress: &'a str, needles: &[&str]) -> Vec<(&'a str, bool)> {
+    let mut found = Vec::new();
+    for line in progress.lines() {
+        let Some((number, title)) = line.split_once(' ') else {
+            continue;
+        };
+        if !number.starts_with('#') || !needles.iter().all(|n| title.contains(n)) {
+            continue;
+        }
+        if found.iter().any(|(n, _)| *n == number) {
+            continue;
+        }
+        let cached = progress.lines().any(|l| l == format!("{number} CACHED"));
+        found.push((number, cached));
+    }
+    found
+}
+
+/// Runs the image (no network) and returns what it printed.
+fn run_image(reference: &str) -> String {
+    let run =
+        Outcome::of(
+            Sandbox::get()
+                .docker()
+                .args(["run", "--rm", "--network", "none", reference]),
+        )
+        .success();
+    run.stdout.trim_end().to_owned()
+}
+
+/// A project `init` has set up, built and pushed once.
+struct Built {
+    dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    repo: String,
+    tag: String,
+    _guard: ImageGuard,
+}
+
+/// init (with `init_args`), then `shipimg build --push` with no flag: the registry has the
+/// config's tags and the image prints `expected`.
+fn init_build_push(kind: &str, init_args: &[&str], expected: &str, cmd: &str) -> Built {
     let sandbox = Sandbox::get();
     let dir = fixture_copy(kind);
-    if kind == "uv" {
-        uv_lock(dir.path());
+    match kind {
+        // A lock pinning six below the newest the index serves (1.17.0).
+        "uv" => {
+            uv_lock(dir.path(), &[]);
+            uv_lock(dir.path(), &["--upgrade-package", "six==1.16.0"]);
+        }
+        "poetry" => poetry_lock(dir.path()),
+        _ => {}
     }
     let home = tempfile::tempdir().unwrap();
     let repo = repository(&format!("init-{kind}"));
@@ -99,7 +224,8 @@ fn init_build_push(kind: &str, expected: &str, cmd: &str) {
         shipimg_in(dir.path(), home.path())
             .args(["init", "--image", &repo, "--index-url"])
             .arg(sandbox.var("SANDBOX_INDEX_URL"))
-            .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]),
+            .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")])
+            .args(init_args),
     )
     .success();
     assert!(
@@ -109,30 +235,44 @@ fn init_build_push(kind: &str, expected: &str, cmd: &str) {
         )),
         "{out}"
     );
+    assert!(
+        out.stderr.contains("installed in a layer of their own"),
+        "{out}"
+    );
     let dockerfile = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("--mount=type=secret,id=netrc,target=/root/.netrc,required=true"));
+    assert!(!dockerfile.contains("NO_CACHE"), "{dockerfile}");
     let ignore = std::fs::read_to_string(dir.path().join(".dockerignore")).unwrap();
     assert!(ignore.contains("**/.netrc") && ignore.contains("**/gha-creds-*.json"));
-    let pyproject = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
-    let doc: toml::Table = pyproject.parse().unwrap();
-    assert_eq!(
-        doc["tool"]["shipimg"]["image"].as_str(),
-        Some(repo.as_str())
-    );
+    let config_path = match dir.path().join("pyproject.toml").exists() {
+        true => dir.path().join("pyproject.toml"),
+        false => dir.path().join("shipimg.toml"),
+    };
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    let doc: toml::Table = config.parse().unwrap();
+    let table = doc
+        .get("tool")
+        .and_then(|t| t.get("shipimg"))
+        .and_then(|t| t.as_table())
+        .unwrap_or(&doc);
+    assert_eq!(table["image"].as_str(), Some(repo.as_str()));
 
     // The sandbox index listens on the host's loopback: builds need the host network. A
     // credential file in the project must stay out of the image.
-    let mut config = pyproject;
     config.push_str("network = \"host\"\n");
-    std::fs::write(dir.path().join("pyproject.toml"), config).unwrap();
+    std::fs::write(&config_path, config).unwrap();
     std::fs::write(
         dir.path().join(".netrc"),
         "machine x login y password canary-in-context\n",
     )
     .unwrap();
     let sha = git_commit(dir.path());
+    let tags: Vec<String> = match kind {
+        "requirements" => vec![sha.clone()],
+        _ => vec!["0.1.0".to_owned(), sha.clone()],
+    };
 
-    let _guard = ImageGuard::new([format!("{repo}:0.1.0"), format!("{repo}:{sha}")]);
+    let guard = ImageGuard::new(tags.iter().map(|t| format!("{repo}:{t}")));
     let _lock = build_lock();
     let out = Outcome::of(shipimg_in(dir.path(), home.path()).args([
         "build",
@@ -142,7 +282,7 @@ fn init_build_push(kind: &str, expected: &str, cmd: &str) {
     ]))
     .success();
     for line in [
-        format!("Image {repo}, tags 0.1.0, {sha}"),
+        format!("Image {repo}, tags {}", tags.join(", ")),
         format!("Indexes {}", sandbox.var("SANDBOX_INDEX_URL")),
         "Credentials index netrc from SHIPIMG_NETRC".to_owned(),
     ] {
@@ -151,50 +291,287 @@ fn init_build_push(kind: &str, expected: &str, cmd: &str) {
     let password = index_password(sandbox);
     assert!(!out.stderr.contains(password.trim()) && !out.stdout.contains(password.trim()));
 
-    let first = registry_digest(&repo, "0.1.0").expect("the version tag is in the registry");
-    let second = registry_digest(&repo, &sha).expect("the short-sha tag is in the registry");
-    assert_eq!(first, second);
-    let run = Outcome::of(sandbox.docker().args([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        &format!("{repo}:0.1.0"),
+    let digests: Vec<String> = tags
+        .iter()
+        .map(|t| {
+            registry_digest(&repo, t).unwrap_or_else(|| panic!("{repo}:{t} is not in the registry"))
+        })
+        .collect();
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+    let tag = tags[0].clone();
+    assert_eq!(run_image(&format!("{repo}:{tag}")), expected);
+    Built {
+        dir,
+        home,
+        repo,
+        tag,
+        _guard: guard,
+    }
+}
+
+/// Edits one source file of a built project and rebuilds: the dependency layers are CACHED,
+/// the index is asked for no package, and the image runs the edited code.
+fn edit_and_rebuild(built: &Built, source: &str, expected: &str, deps_step: &[&str]) {
+    let path = built.dir.path().join(source);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("acme_private.VALUE}"), "{text}");
+    std::fs::write(
+        &path,
+        text.replace("acme_private.VALUE}", "acme_private.VALUE} edited"),
+    )
+    .unwrap();
+
+    let _lock = build_lock();
+    let requests = IndexRequests::mark();
+    let out = Outcome::of(shipimg_in(built.dir.path(), built.home.path()).args([
+        "build",
+        "--progress",
+        "plain",
     ]))
     .success();
-    assert_eq!(run.stdout.trim_end(), expected, "{run}");
-    let files = Outcome::of(sandbox.docker().args([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "python3",
-        &format!("{repo}:0.1.0"),
-        "-c",
-        "import os; print(sorted(os.listdir('/opt/venv')))",
-    ]))
-    .success();
-    assert!(files.stdout.contains("bin"), "{files}");
+    let progress = &out.stderr;
+    let deps = steps(progress, deps_step);
+    assert!(!deps.is_empty(), "no step with {deps_step:?}\n{out}");
+    assert!(deps.iter().all(|(_, cached)| *cached), "{deps:?}\n{out}");
+    let copy = steps(progress, &["COPY --from=deps /opt/venv"]);
+    assert!(matches!(copy[..], [(_, true)]), "{copy:?}\n{out}");
+    assert_eq!(requests.for_packages(), Vec::<String>::new(), "{out}");
+    let edited = expected.replacen("acme-private-ok", "acme-private-ok edited", 1);
+    assert_eq!(run_image(&format!("{}:{}", built.repo, built.tag)), edited);
 }
 
 #[test]
-fn init_for_pip_builds_and_pushes_with_no_flags() {
-    init_build_push("pip", "pip-service: acme-private-ok", r#"["pip-service"]"#);
-}
-
-#[test]
-fn init_for_poetry_builds_and_pushes_with_no_flags() {
-    init_build_push(
-        "poetry",
-        "poetry-service: acme-private-ok",
-        r#"["poetry-service"]"#,
+fn init_for_pip_with_setuptools_builds_pushes_and_rebuilds_an_edit_from_cache() {
+    let built = init_build_push(
+        "pip",
+        &[],
+        "pip-service: acme-private-ok",
+        r#"["pip-service"]"#,
+    );
+    edit_and_rebuild(
+        &built,
+        "pip_service/__init__.py",
+        "pip-service: acme-private-ok",
+        &["[deps ", "pip install -r /manifest/requirements.txt"],
     );
 }
 
 #[test]
-fn init_for_uv_builds_and_pushes_with_no_flags() {
-    init_build_push("uv", "uv-service: acme-private-ok", r#"["uv-service"]"#);
+fn init_for_pip_with_hatchling_builds_pushes_and_rebuilds_an_edit_from_cache() {
+    let built = init_build_push(
+        "hatch",
+        &[],
+        "hatch-service: acme-private-ok",
+        r#"["hatch-service"]"#,
+    );
+    edit_and_rebuild(
+        &built,
+        "hatch_service/__init__.py",
+        "hatch-service: acme-private-ok",
+        &["[deps ", "pip install -r /manifest/requirements.txt"],
+    );
+}
+
+#[test]
+fn init_for_poetry_installs_the_lock_and_rebuilds_an_edit_from_cache() {
+    let built = init_build_push(
+        "poetry",
+        &[],
+        "poetry-service: acme-private-ok",
+        r#"["poetry-service"]"#,
+    );
+    edit_and_rebuild(
+        &built,
+        "poetry_service/__init__.py",
+        "poetry-service: acme-private-ok",
+        &["[deps ", "pip install --require-hashes --no-deps"],
+    );
+}
+
+#[test]
+fn init_for_uv_installs_the_older_version_its_lock_pins_and_rebuilds_an_edit_from_cache() {
+    // The index serves six 1.16.0 and 1.17.0; the lock pins 1.16.0.
+    let built = init_build_push(
+        "uv",
+        &[],
+        "uv-service: acme-private-ok six-1.16.0",
+        r#"["uv-service"]"#,
+    );
+    edit_and_rebuild(
+        &built,
+        "uv_service/__init__.py",
+        "uv-service: acme-private-ok six-1.16.0",
+        &[
+            "[deps ",
+            "uv sync --directory /src --locked --no-install-project",
+        ],
+    );
+}
+
+#[test]
+fn init_for_a_requirements_txt_service_writes_shipimg_toml_and_rebuilds_an_edit_from_cache() {
+    let built = init_build_push(
+        "requirements",
+        &["--cmd", "python app.py"],
+        "requirements-app: acme-private-ok six-1.16.0",
+        r#"["python","app.py"]"#,
+    );
+    let config = std::fs::read_to_string(built.dir.path().join("shipimg.toml")).unwrap();
+    assert!(config.contains("tags = [\"{git_short_sha}\"]"), "{config}");
+    edit_and_rebuild(
+        &built,
+        "app.py",
+        "requirements-app: acme-private-ok six-1.16.0",
+        &["[deps ", "pip install -r /req/requirements.txt"],
+    );
+}
+
+#[test]
+fn two_projects_do_not_share_a_cache_mount() {
+    let sandbox = Sandbox::get();
+    let home = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    let mut guards = Vec::new();
+    for n in 0..2 {
+        let dir = fixture_copy("requirements");
+        let image = format!("shipimg-test/init-cache-{n}-{}", std::process::id());
+        Outcome::of(
+            shipimg_in(dir.path(), home.path())
+                .args(["init", "--image", &image, "--index-url"])
+                .arg(sandbox.var("SANDBOX_INDEX_URL"))
+                .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]),
+        )
+        .success();
+        let dockerfile = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+        let id = dockerfile
+            .split("id=shipimg-pip-")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap()
+            .to_owned();
+        ids.push(id);
+        std::fs::write(
+            dir.path().join("shipimg.toml"),
+            format!(
+                "image = \"{image}\"\ntags = [\"n\"]\nnetwork = \"host\"\nindex-urls = [\"{}\"]\n",
+                sandbox.var("SANDBOX_INDEX_URL")
+            ),
+        )
+        .unwrap();
+        guards.push(ImageGuard::new([format!("{image}:n")]));
+        let _lock = build_lock();
+        let requests = IndexRequests::mark();
+        Outcome::of(shipimg_in(dir.path(), home.path()).args(["build", "--progress", "plain"]))
+            .success();
+        // Each project's first build downloads acme-private itself: the other's cache is not
+        // its cache.
+        let asked = requests.for_packages();
+        assert!(
+            asked
+                .iter()
+                .any(|p| p.starts_with("packages/acme_private-1.0.0")),
+            "project {n}: {asked:?}"
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn out_of_date_locks_fail_the_build_with_the_tools_own_message() {
+    let sandbox = Sandbox::get();
+    let home = tempfile::tempdir().unwrap();
+    for (kind, message) in [
+        (
+            "uv",
+            "The lockfile at `uv.lock` needs to be updated, but `--locked` was provided",
+        ),
+        (
+            "poetry",
+            "pyproject.toml changed significantly since poetry.lock was last generated. Run `poetry lock` to fix the lock file.",
+        ),
+    ] {
+        let dir = fixture_copy(kind);
+        match kind {
+            "uv" => uv_lock(dir.path(), &[]),
+            _ => poetry_lock(dir.path()),
+        }
+        let image = format!("shipimg-test/init-stale-{kind}-{}", std::process::id());
+        Outcome::of(
+            shipimg_in(dir.path(), home.path())
+                .args(["init", "--image", &image, "--index-url"])
+                .arg(sandbox.var("SANDBOX_INDEX_URL"))
+                .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]),
+        )
+        .success();
+        // A requirement changed in the manifest without locking again.
+        let path = dir.path().join("pyproject.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = match kind {
+            "uv" => text.replace("\"acme-private>=1.0,<2\"", "\"acme-private>=1.0,<3\""),
+            _ => text.replace("acme-private = \"^1.0\"", "acme-private = \">=1.0,<3\""),
+        };
+        std::fs::write(&path, format!("{text}network = \"host\"\n")).unwrap();
+        let _guard = ImageGuard::new([format!("{image}:0.1.0")]);
+        let _lock = build_lock();
+        let out = Outcome::of(
+            shipimg_in(dir.path(), home.path())
+                .env("SHIPIMG_TAGS", "0.1.0")
+                .args(["build", "--progress", "plain"]),
+        )
+        .code(1);
+        assert!(out.stderr.contains(message), "{kind}: {out}");
+        assert!(
+            !crate::common::image_exists(&format!("{image}:0.1.0")),
+            "{kind}: {out}"
+        );
+    }
+}
+
+#[test]
+fn init_refuses_layouts_it_cannot_build_and_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Pipfile"), "[packages]\nflask = \"*\"\n").unwrap();
+    let out = Outcome::of(shipimg_in(dir.path(), home.path()).arg("init")).code(1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "error: . is a Pipfile project: init cannot write a Dockerfile that installs Pipfile.lock",
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("pipenv requirements > requirements.txt"),
+        "{out}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
+
+    // A requirements.txt service with no entry point init knows needs --cmd.
+    let dir = fixture_copy("requirements");
+    std::fs::remove_file(dir.path().join("app.py")).unwrap();
+    let out = Outcome::of(shipimg_in(dir.path(), home.path()).arg("init")).code(1);
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("error: . has no app.py, main.py or manage.py: cannot tell what the image runs"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: say what the image runs with `--cmd`"),
+        "{out}"
+    );
+    // The project itself in a requirement file is named with its line.
+    std::fs::write(dir.path().join("requirements.txt"), "six==1.16.0\n-e .\n").unwrap();
+    let out =
+        Outcome::of(shipimg_in(dir.path(), home.path()).args(["init", "--cmd", "python x.py"]))
+            .code(1);
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some(
+            "error: requirements.txt:2: `-e .` installs a local path, which a dependency layer cannot hold"
+        ),
+        "{out}"
+    );
+    assert!(!dir.path().join("Dockerfile").exists());
 }
 
 #[test]
@@ -226,7 +603,7 @@ fn init_never_overwrites_without_force() {
     Outcome::of(shipimg_in(dir.path(), home.path()).args(["init", "--force"])).success();
     let dockerfile = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
     assert!(
-        dockerfile.contains("FROM python:3.12-slim AS build"),
+        dockerfile.contains("FROM python:3.12-slim AS manifest"),
         "{dockerfile}"
     );
     // A second --force replaces the block instead of adding another.
@@ -282,7 +659,7 @@ fn init_outside_a_python_project_says_what_to_do() {
     let out = Outcome::of(shipimg_in(dir.path(), home.path()).arg("init")).code(1);
     assert_eq!(
         out.stderr.lines().next(),
-        Some("error: no pyproject.toml in ."),
+        Some("error: no pyproject.toml or requirements.txt in ."),
         "{out}"
     );
     assert!(
