@@ -249,3 +249,55 @@ fn checksums_refuses_an_empty_directory() {
     );
     assert!(!dir.path().join("SHA256SUMS").exists());
 }
+
+#[test]
+fn binary_archive_holds_the_wheels_binary_completions_and_man_pages() {
+    let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs");
+    crate::common::write(
+        &docs,
+        "completions/shipimg.bash",
+        "complete -F _shipimg shipimg\n",
+    );
+    crate::common::write(&docs, "man/shipimg.1", ".TH shipimg 1\n");
+    let out = Outcome::of(
+        Command::new("bash")
+            .arg(repo_root().join("scripts/binary-archive.sh"))
+            .arg(built_wheel())
+            .arg("x86_64-unknown-linux-gnu")
+            .arg(&docs)
+            .arg(work.path().join("out")),
+    )
+    .success();
+    let name = format!("shipimg-{VERSION}-x86_64-unknown-linux-gnu");
+    let archive = work.path().join("out").join(format!("{name}.tar.gz"));
+    assert_eq!(Path::new(out.stdout.trim()), archive, "{out}");
+
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    Outcome::of(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&unpacked),
+    )
+    .success();
+    let dir = unpacked.join(&name);
+    for file in [
+        "README.md",
+        "LICENSE",
+        "completions/shipimg.bash",
+        "man/shipimg.1",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} is not in {name}.tar.gz");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let version =
+        Outcome::of(shipimg_at(&dir.join("shipimg"), home.path()).arg("--version")).success();
+    assert_eq!(
+        version.stdout.trim(),
+        format!("shipimg {VERSION}"),
+        "{version}"
+    );
+}
