@@ -10,7 +10,7 @@
 #                                                      what the tests install)
 #        scripts/build-wheel.sh dist --zig --compatibility manylinux2014
 #                                                      (links with zig, pinned below; see
-#                                                      docs/packaging.md for what it gives here)
+#                                                      docs/packaging.md: not yet proven here)
 #        scripts/build-wheel.sh dist --sdist-only      (the sdist, no compiler run)
 # Environment:
 #   SHIPIMG_TOOLS_VENV   where maturin is installed (default: $CARGO_TARGET_DIR or target, /tools-venv)
