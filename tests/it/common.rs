@@ -151,12 +151,42 @@ fn parse_exports(text: &str) -> HashMap<String, String> {
 /// The `shipimg` binary with a clean environment: no docker or Google settings of the user's,
 /// no colour, and a private HOME.
 pub fn shipimg(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shipimg"));
+    shipimg_at(Path::new(env!("CARGO_BIN_EXE_shipimg")), home)
+}
+
+/// [`shipimg`] for another copy of the binary (one a wheel installed, say), with the same clean
+/// environment.
+pub fn shipimg_at(program: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// Makes `dir` a git repository with one commit; returns the commit's short sha (7).
+pub fn git_commit(dir: &Path) -> String {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=shipimg tests",
+                "-c",
+                "user.email=t@example.invalid",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "fixture"]);
+    git(&["rev-parse", "HEAD"]).trim()[..7].to_owned()
 }
 
 /// A unique, test-owned image name: `shipimg-test/<what>:<pid>-<n>`.

@@ -9,7 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, index_password, repo_root, shipimg};
+use crate::common::{
+    ImageGuard, Outcome, Sandbox, build_lock, git_commit, index_password, repo_root, shipimg,
+};
 use crate::push::{registry_digest, repository};
 
 /// Copies `tests/fixtures/projects/<kind>` into a fresh directory.
@@ -24,30 +26,6 @@ fn fixture_copy(kind: &str) -> tempfile::TempDir {
         .unwrap();
     assert!(status.success());
     dir
-}
-
-/// Makes `dir` a git repository with one commit; returns the commit's short sha (7).
-fn git_commit(dir: &Path) -> String {
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args([
-                "-c",
-                "user.name=shipimg tests",
-                "-c",
-                "user.email=t@example.invalid",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "fixture"]);
-    git(&["rev-parse", "HEAD"]).trim()[..7].to_owned()
 }
 
 /// Runs the sandbox's uv on the uv fixture against the sandbox index (a lock records the index

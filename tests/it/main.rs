@@ -4,6 +4,8 @@
 
 #[path = "support/http_server.rs"]
 mod http_server;
+#[path = "support/wheel.rs"]
+mod wheel;
 
 mod api_version;
 mod build;
@@ -16,6 +18,7 @@ mod filesync;
 mod google;
 mod init;
 mod leak;
+mod packaging;
 mod push;
 mod realtree;
 mod sandbox;
