@@ -310,7 +310,7 @@ echo "- Rounds: $runs rebuilds per size (old, new, floor each round), after $col
 for size in "${sizes[@]}"; do
     for v in new floor; do
         seen=$(sed -n "s|^$size-$v.rebuild ||p" "$work/requests" | sort | uniq -c | sort -rn | head -n 8 \
-            | awk '{ printf "%s%s (%d)", NR > 1 ? ", " : "", $2, $1 }')
+            | awk '{ printf "%s%s (%d)", (NR > 1 ? ", " : ""), $2, $1 }')
         echo "- Index requests logged during the $size-$v rebuilds: ${seen:-none}"
     done
 done
