@@ -7,6 +7,7 @@ mod doctor;
 mod init;
 mod lint;
 mod push;
+mod results;
 mod scan;
 
 pub use push::retry_policy;
