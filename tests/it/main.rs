@@ -5,6 +5,7 @@
 #[path = "support/http_server.rs"]
 mod http_server;
 
+mod action;
 mod api_version;
 mod build;
 mod common;
