@@ -46,6 +46,8 @@ for arg in "$@"; do
                 echo "build-wheel: installing ziglang $ZIGLANG_VERSION into $venv" >&2
                 "$venv/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION" >&2
             fi
+            # maturin looks for zig on PATH, then runs `python3 -m ziglang`: the venv's.
+            export PATH="$venv/bin:$PATH"
             args+=("$arg") ;;
         *) args+=("$arg") ;;
     esac

@@ -36,6 +36,8 @@ use crate::session::filesync::{self, TransferSummary};
 use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings, ProgressSetting};
 
+use super::results::{ResultFiles, Results, write_file, write_results};
+
 /// Context bytes per request-body chunk.
 const BODY_CHUNK: usize = 256 * 1024;
 /// How long to wait for the engine to wind a cancelled build down.
@@ -369,7 +371,18 @@ pub async fn run(
     }
 
     let Some(push) = &settings.push else {
-        write_results(&settings, &image_id, transfer.as_ref())?;
+        write_iidfile(&settings, &image_id)?;
+        let files = ResultFiles::new(settings.metadata_file.clone(), &var);
+        let results = Results {
+            image_id: &image_id,
+            tags: &settings.tags,
+            pushed: &[],
+            transfer: transfer.as_ref(),
+            scan_notes: None,
+            size: None,
+            elapsed: Duration::ZERO,
+        };
+        write_results(&files, &results)?;
         return Ok(ExitStatus::Success);
     };
     // Nothing reaches the registry unless the image is clean: exit 3 otherwise, with the image
@@ -400,11 +413,13 @@ pub async fn run(
     for reference in &push.references {
         engine.tag_image(&image_id, reference).await?;
     }
-    write_results(&settings, &image_id, transfer.as_ref())?;
+    // The metadata and step outputs wait for the push, which knows the registry's digests.
+    write_iidfile(&settings, &image_id)?;
     let image = super::push::LocalImage {
         id: image_id,
         size: None,
-        scan_notes: scanned,
+        scan_notes: Some(scanned),
+        transfer,
     };
     tokio::select! {
         pushed = super::push::push_and_report(&engine, push, &image, printer) => pushed,
@@ -764,35 +779,13 @@ fn describe_transfer(transfer: &TransferSummary) -> String {
     )
 }
 
-/// `--iidfile` and `--metadata-file`, written only after a successful build (with `--push`, only
-/// once the scan passed), through the same redaction as the terminal.
-fn write_results(
-    settings: &BuildSettings,
-    image_id: &str,
-    transfer: Option<&TransferSummary>,
-) -> Result<(), CliError> {
-    if let Some(path) = &settings.iidfile {
-        super::push::write_output(path, image_id, "--iidfile")?;
+/// `--iidfile`, written only after a successful build (with `--push`, only once the scan
+/// passed), through the same redaction as the terminal.
+fn write_iidfile(settings: &BuildSettings, image_id: &str) -> Result<(), CliError> {
+    match &settings.iidfile {
+        Some(path) => write_file(path, image_id, "--iidfile"),
+        None => Ok(()),
     }
-    // With --push, the push writes the metadata file, with the registry digest.
-    if let Some(path) = settings
-        .metadata_file
-        .as_ref()
-        .filter(|_| settings.push.is_none())
-    {
-        let mut metadata = serde_json::json!({
-            "containerimage.config.digest": image_id,
-            "containerimage.digest": image_id,
-            "image.name": settings.tags.join(","),
-        });
-        if let Some(transfer) = transfer {
-            metadata["shipimg.context.transfer"] =
-                serde_json::to_value(transfer).expect("counters serialise");
-        }
-        let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
-        super::push::write_output(path, &text, "--metadata-file")?;
-    }
-    Ok(())
 }
 
 /// Removes the `--iidfile` and `--metadata-file` an earlier run left, as buildx does: a build

@@ -9,6 +9,7 @@ mod init;
 mod lint;
 mod manpage;
 mod push;
+mod results;
 mod scan;
 
 pub use push::retry_policy;

@@ -1,9 +1,9 @@
 //! Pushing: `shipimg push IMAGE...`, and the `--push` half of `shipimg build`. Pushes each
 //! reference with retries, shows per-layer progress, and reports what was pushed to people,
-//! scripts (`-q`: `name@sha256:...` lines), `--metadata-file`, and GitHub Actions.
+//! scripts (`-q`: `name@sha256:...` lines), and through [`super::results`] `--metadata-file` and
+//! GitHub Actions.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cli::PushArgs;
@@ -16,7 +16,10 @@ use crate::engine::push::PushEvent;
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::publish::{LocalIdentity, PublishEvent, Published, RetryPolicy, publish};
+use crate::session::filesync::TransferSummary;
 use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
+
+use super::results::{ResultFiles, Results, write_results};
 
 /// `shipimg push IMAGE...`: scans each image with every secret this invocation can find, as
 /// `build --push` does, then pushes.
@@ -67,8 +70,9 @@ pub async fn run(
             images.push((id, reference));
         }
     }
-    let mut scan_notes = Vec::new();
+    let mut scan_notes = None;
     if settings.scan {
+        let mut notes_of_all = Vec::new();
         let secrets = held::scan_secrets(&Held {
             secrets: &[],
             index: index.as_ref(),
@@ -89,8 +93,9 @@ pub async fn run(
                 printer,
             )
             .await?;
-            scan_notes.extend(notes);
+            notes_of_all.extend(notes);
         }
+        scan_notes = Some(notes_of_all);
     } else {
         printer.warn(
             "--no-scan: pushing without the leak scan; nothing proves these images carry no credential",
@@ -100,6 +105,7 @@ pub async fn run(
         id: images.first().map(|(id, _)| id.clone()).unwrap_or_default(),
         size: None,
         scan_notes,
+        transfer: None,
     };
     push_and_report(&engine, &settings, &image, printer).await
 }
@@ -111,8 +117,10 @@ pub struct LocalImage {
     pub id: String,
     /// Its size in bytes, when known.
     pub size: Option<u64>,
-    /// What its leak scan let through: recorded in `--metadata-file`.
-    pub scan_notes: Vec<crate::scan::Note>,
+    /// What its leak scan let through (`None`: no scan ran): recorded in the metadata.
+    pub scan_notes: Option<Vec<crate::scan::Note>>,
+    /// How its build context was sent, when this run built it: recorded in the metadata.
+    pub transfer: Option<TransferSummary>,
 }
 
 /// Pushes every reference in `settings`, then reports. Partial success is a failure that names
@@ -180,7 +188,17 @@ pub async fn push_and_report(
     }
 
     if !pushed.is_empty() {
-        write_outputs(settings, image, size, &pushed, started.elapsed())?;
+        let files = ResultFiles::new(settings.metadata_file.clone(), &var);
+        let results = Results {
+            image_id: &image.id,
+            tags: &[],
+            pushed: &pushed,
+            transfer: image.transfer.as_ref(),
+            scan_notes: image.scan_notes.as_deref(),
+            size,
+            elapsed: started.elapsed(),
+        };
+        write_results(&files, &results)?;
     }
     if settings.progress == ProgressSetting::Quiet {
         for p in &pushed {
@@ -242,157 +260,6 @@ async fn local_identity(engine: &Engine, reference: &str, image: &LocalImage) ->
         platform,
         config_digest: None,
     }
-}
-
-/// `--metadata-file`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`. The metadata keys are
-/// BuildKit's: `containerimage.digest` is the manifest digest the registry holds,
-/// `containerimage.config.digest` the config blob that manifest names (both from the registry,
-/// as they differ from the engine's image id on one store or the other); GitHub's `imageid` is
-/// the engine's image id, as `docker/build-push-action` gives it.
-fn write_outputs(
-    settings: &PushSettings,
-    image: &LocalImage,
-    size: Option<u64>,
-    pushed: &[Published],
-    elapsed: Duration,
-) -> Result<(), CliError> {
-    let first = &pushed[0];
-    if let Some(path) = &settings.metadata_file {
-        let metadata = serde_json::json!({
-            "containerimage.config.digest": first.config_digest,
-            "containerimage.digest": first.digest,
-            "containerimage.descriptor": {
-                "mediaType": first.media_type,
-                "digest": first.digest,
-                "size": first.size,
-            },
-            "image.name": pushed.iter().map(|p| p.reference.as_str()).collect::<Vec<_>>().join(","),
-            "shipimg.scan.allowed": scan_notes_json(&image.scan_notes),
-        });
-        let text = serde_json::to_string_pretty(&metadata).expect("json value serialises");
-        write_output(path, &text, "--metadata-file")?;
-    }
-    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-        let tags: Vec<&str> = pushed.iter().map(|p| p.reference.as_str()).collect();
-        let text = github_outputs(&[
-            ("digest", first.digest.as_str()),
-            ("imageid", image.id.as_str()),
-            ("image", &format!("{}@{}", first.name, first.digest)),
-            ("tags", &tags.join("\n")),
-        ]);
-        append(&path, &text, "GITHUB_OUTPUT")?;
-    }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        append(
-            &path,
-            &step_summary(pushed, size, elapsed),
-            "GITHUB_STEP_SUMMARY",
-        )?;
-    }
-    Ok(())
-}
-
-/// The scan's notes for `--metadata-file`: each credential found by its shape that did not stop
-/// the push, where it is and what let it through (`allowed_by` an allow-list entry, or
-/// `third_party` with the package list that vouches for it).
-fn scan_notes_json(notes: &[crate::scan::Note]) -> serde_json::Value {
-    use crate::scan::{FindingKind, NoteReason};
-    notes
-        .iter()
-        .map(|note| {
-            let f = &note.finding;
-            let rule = match &f.what {
-                FindingKind::Credential { kind, .. } => kind.rule(),
-                FindingKind::Secret { .. } => "secret",
-            };
-            let mut entry = serde_json::json!({
-                "layer": f.layer,
-                "path": f.path,
-                "rule": rule,
-            });
-            match &note.why {
-                NoteReason::Allowed(by) => entry["allowed_by"] = by.as_str().into(),
-                NoteReason::ThirdParty(p) => entry["third_party"] = p.to_string().into(),
-            }
-            entry
-        })
-        .collect()
-}
-
-/// Writes a file shipimg reports into (`--iidfile`, `--metadata-file`), masked as the terminal
-/// is: whatever a script or a CI log reads from it never holds a registered secret.
-pub fn write_output(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
-    std::fs::write(path, crate::redact::redact(text)).map_err(|err| {
-        CliError::user(format!(
-            "failed to write {what} `{}`: {err}",
-            path.display()
-        ))
-    })
-}
-
-/// Appends to a CI file (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`), masked as [`write_output`].
-fn append(path: &std::ffi::OsStr, text: &str, what: &str) -> Result<(), CliError> {
-    let text = crate::redact::redact(text);
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|err| {
-            CliError::user(format!(
-                "failed to open {what} `{}`: {err}",
-                path.to_string_lossy()
-            ))
-        })?;
-    file.write_all(text.as_bytes()).map_err(|err| {
-        CliError::user(format!(
-            "failed to write {what} `{}`: {err}",
-            path.to_string_lossy()
-        ))
-    })
-}
-
-/// GitHub's multi-line-safe `name<<DELIMITER` form, with a delimiter no value contains.
-pub fn github_outputs(outputs: &[(&str, &str)]) -> String {
-    let mut text = String::new();
-    for (name, value) in outputs {
-        let mut delimiter = format!("ghadelimiter_{}", crate::session::random_id());
-        while value.contains(&delimiter) {
-            delimiter = format!("ghadelimiter_{}", crate::session::random_id());
-        }
-        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
-    }
-    text
-}
-
-/// A short markdown table for the job summary.
-pub fn step_summary(pushed: &[Published], size: Option<u64>, elapsed: Duration) -> String {
-    let mut text = String::from(
-        "### shipimg pushed\n\n| image | tags | digest | size | duration |\n|---|---|---|---|---|\n",
-    );
-    let mut names: Vec<&str> = pushed.iter().map(|p| p.name.as_str()).collect();
-    names.dedup();
-    for name in names {
-        let of_name: Vec<&Published> = pushed.iter().filter(|p| p.name == name).collect();
-        let tags: Vec<String> = of_name
-            .iter()
-            .map(|p| {
-                format!(
-                    "`{}`",
-                    p.reference.rsplit_once(':').map_or("latest", |(_, t)| t)
-                )
-            })
-            .collect();
-        text.push_str(&format!(
-            "| `{name}` | {} | `{}` | {} | {:.1} s |\n",
-            tags.join(", "),
-            of_name[0].digest,
-            size.map(super::context::human_bytes)
-                .unwrap_or_else(|| "?".into()),
-            elapsed.as_secs_f64()
-        ));
-    }
-    text.push('\n');
-    text
 }
 
 /// Shows the pushes: lines in plain mode, a redrawn per-layer view in tty mode, events in json
@@ -620,58 +487,6 @@ pub fn retry_policy(attempts: u32, max_delay_secs: f64) -> RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn github_outputs_use_the_multiline_form() {
-        let text = github_outputs(&[("digest", "sha256:abc"), ("tags", "a:1\nb:2")]);
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("digest<<ghadelimiter_"));
-        let delimiter = lines[0].trim_start_matches("digest<<");
-        assert_eq!(lines[1], "sha256:abc");
-        assert_eq!(lines[2], delimiter);
-        assert!(lines[3].starts_with("tags<<ghadelimiter_"));
-        assert_eq!(&lines[4..6], ["a:1", "b:2"]);
-        assert_eq!(lines[6], lines[3].trim_start_matches("tags<<"));
-    }
-
-    #[test]
-    fn summary_is_a_markdown_table() {
-        let p = |reference: &str| Published {
-            reference: reference.into(),
-            name: "r/x".into(),
-            digest: "sha256:d".into(),
-            config_digest: "sha256:c".into(),
-            despite: None,
-            media_type: None,
-            size: None,
-            duration: Duration::ZERO,
-        };
-        let text = step_summary(
-            &[p("r/x:1.0"), p("r/x:abc")],
-            Some(2048),
-            Duration::from_millis(1500),
-        );
-        assert!(
-            text.contains("| `r/x` | `1.0`, `abc` | `sha256:d` | 2.0 KiB | 1.5 s |"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn files_shipimg_writes_are_masked_as_the_terminal_is() {
-        let secret = "written-file-canary-S3cr3t";
-        crate::redact::register_text(&secrecy::SecretString::from(secret));
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("meta.json");
-        write_output(&file, &format!("{{\"image.name\": \"r/x:{secret}\"}}"), "x").unwrap();
-        let output = dir.path().join("github_output");
-        append(output.as_os_str(), &format!("tags=r/x:{secret}\n"), "y").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&file).unwrap(),
-            "{\"image.name\": \"r/x:****\"}"
-        );
-        assert_eq!(std::fs::read_to_string(&output).unwrap(), "tags=r/x:****\n");
-    }
 
     #[test]
     fn retry_flags_make_a_policy() {

@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, busybox, image_mentions, image_paths_under_ctx,
-    index_password, interrupt, repo_root, shipimg, unique_image, write,
+    ImageGuard, Outcome, Sandbox, build_lock, busybox, github_outputs, image_mentions,
+    image_paths_under_ctx, index_password, interrupt, repo_root, shipimg, unique_image, write,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
 
@@ -27,6 +27,7 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     let home = tempfile::tempdir().unwrap();
     let meta = home.path().join("meta.json");
     let iid = home.path().join("iid");
+    let gh_output = home.path().join("github_output");
     let _lock = build_lock();
     let out = Outcome::of(
         shipimg_build(home.path())
@@ -37,7 +38,8 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
             .arg("--metadata-file")
             .arg(&meta)
             .arg("--iidfile")
-            .arg(&iid),
+            .arg(&iid)
+            .env("GITHUB_OUTPUT", &gh_output),
     )
     .success();
 
@@ -76,10 +78,26 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     )
     .success();
     assert_eq!(inspect.stdout.trim(), image_id);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    let meta_text = std::fs::read_to_string(&meta).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&meta_text).unwrap();
     assert_eq!(meta["containerimage.digest"], image_id.as_str());
     assert_eq!(meta["image.name"], tag.as_str());
+
+    // A plain build gives GitHub Actions its step outputs too: the local image, no `image`
+    // (nothing a runner could pull), and the metadata file's JSON.
+    let gh_text = std::fs::read_to_string(&gh_output).unwrap();
+    assert!(!gh_text.contains(&password), "{gh_text}");
+    let outputs = github_outputs(&gh_text);
+    let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["digest", "imageid", "metadata", "tags"],
+        "{gh_text}"
+    );
+    assert_eq!(outputs["imageid"], image_id);
+    assert_eq!(outputs["digest"], image_id);
+    assert_eq!(outputs["tags"], tag);
+    assert_eq!(outputs["metadata"], meta_text);
 }
 
 #[test]

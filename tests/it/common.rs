@@ -494,6 +494,30 @@ pub fn pem_key(label: &str) -> String {
     format!("-----BEGIN {label}PRIVATE KEY-----\n{body}-----END {label}PRIVATE KEY-----\n")
 }
 
+/// Parses GitHub's `name<<DELIMITER` step-output form (as the runner reads `GITHUB_OUTPUT`):
+/// every value must be closed by its delimiter line.
+pub fn github_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut outputs = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delimiter) = head
+            .split_once("<<")
+            .unwrap_or_else(|| panic!("not `name<<DELIMITER`: {head:?} in {text}"));
+        let mut value = Vec::new();
+        loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("output `{name}` is not closed: {text}"));
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_owned(), value.join("\n"));
+    }
+    outputs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

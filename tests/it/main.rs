@@ -7,6 +7,7 @@ mod http_server;
 #[path = "support/wheel.rs"]
 mod wheel;
 
+mod action;
 mod api_version;
 mod build;
 mod common;

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, image_exists, interrupt, one_step_project,
-    registry_password, repo_root, sandbox_credential_helper, shipimg, write,
+    ImageGuard, Outcome, Sandbox, build_lock, github_outputs, image_exists, interrupt,
+    one_step_project, registry_password, repo_root, sandbox_credential_helper, shipimg, write,
 };
 
 /// A repository of this test's own in the sandbox registry.
@@ -266,24 +266,18 @@ fn build_push_reports_the_digest_the_registry_holds() {
 
     // GitHub Actions: outputs in the multi-line form, after what was already there.
     let text = std::fs::read_to_string(&gh_output).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("earlier=kept"));
-    let mut outputs = std::collections::BTreeMap::new();
-    while let Some(head) = lines.next() {
-        let (name, delimiter) = head.split_once("<<").expect("name<<DELIMITER");
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delimiter {
-                break;
-            }
-            value.push(line);
-        }
-        outputs.insert(name.to_owned(), value.join("\n"));
-    }
+    let rest = text.strip_prefix("earlier=kept\n").expect("appended");
+    let outputs = github_outputs(rest);
     assert_eq!(outputs["digest"], digest);
     assert_eq!(outputs["image"], format!("{repo}@{digest}"));
     assert_eq!(outputs["tags"], format!("{}\n{}", tags[0], tags[1]));
     assert_eq!(outputs["imageid"], local_image(&tags[0]).0);
+    let metadata: serde_json::Value = serde_json::from_str(&outputs["metadata"]).unwrap();
+    assert_eq!(
+        metadata,
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&meta).unwrap())
+            .unwrap()
+    );
     let summary = std::fs::read_to_string(&gh_summary).unwrap();
     assert!(
         summary.contains("| image | tags | digest | size | duration |"),
