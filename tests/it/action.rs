@@ -259,23 +259,16 @@ fn workflows_and_action_scripts_pass_the_lint() {
     );
 }
 
-/// shipimg's wheel, built once per test run with scripts/build-wheel.sh, in a directory of its
-/// own (what `PIP_FIND_LINKS` points at).
+/// A directory holding only shipimg's wheel (the one the packaging tests install, built once
+/// per test run): what `PIP_FIND_LINKS` points at, so that pip cannot pick another file.
 fn wheel_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        let wheel = crate::wheel::built_wheel();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("action-wheel");
-        let out = Outcome::of(Command::new(repo_root().join("scripts/build-wheel.sh")).arg(&dir))
-            .success();
-        let wheel = PathBuf::from(out.stdout.trim());
-        assert!(wheel.is_file(), "{out}");
-        // Only this wheel: pip must not pick an older one of the same version.
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path != wheel {
-                std::fs::remove_file(path).unwrap();
-            }
-        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(wheel, dir.join(wheel.file_name().unwrap())).unwrap();
         dir
     })
 }
