@@ -50,6 +50,14 @@ fn wheel_carries_the_crate_version_and_this_machines_manylinux_tag() {
         glibc_minor()
     );
     assert_eq!(wheel_metadata_version(wheel), VERSION, "{name}");
+    // auditwheel reads the binary's glibc symbols and agrees with the name.
+    let verdict = crate::wheel::auditwheel_show(wheel);
+    assert!(
+        verdict.contains(&format!(
+            "consistent with the following platform tag: \"manylinux_2_{glibc}_{arch}\""
+        )),
+        "{verdict}"
+    );
 }
 
 #[test]

@@ -42,6 +42,26 @@ pub fn built_wheel() -> &'static Path {
     })
 }
 
+/// `auditwheel show WHEEL`'s verdict (auditwheel from PyPI, pinned, installed into the tools
+/// venv build-wheel.sh made): the platform tag the wheel's binary is consistent with.
+pub fn auditwheel_show(wheel: &Path) -> String {
+    const AUDITWHEEL: &str = "auditwheel==6.4.2";
+    let venv = target_dir().join("tools-venv");
+    let auditwheel = venv.join("bin/auditwheel");
+    if !auditwheel.is_file() {
+        Outcome::of(Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            AUDITWHEEL,
+        ]))
+        .success();
+    }
+    let out = Outcome::of(Command::new(&auditwheel).arg("show").arg(wheel)).success();
+    // The output is wrapped at 72 columns: one line of it.
+    out.stdout.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A fresh `python3 -m venv` with the wheel installed, removed when dropped.
 pub struct InstalledWheel {
     dir: tempfile::TempDir,
