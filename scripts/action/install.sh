@@ -6,12 +6,8 @@
 # reach pip as usual.
 set -euo pipefail
 
-fail() {
-    echo "::error::$1"
-    echo "error: $1" >&2
-    [[ -z ${2:-} ]] || echo "  hint: $2" >&2
-    exit 1
-}
+# shellcheck source=scripts/action/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 version=${SHIPIMG_VERSION:-}
 [[ $version =~ ^[0-9][0-9A-Za-z.+!-]*$ ]] ||

@@ -9,12 +9,8 @@
 # in the log, and shipimg masks it in everything it writes).
 set -euo pipefail
 
-fail() {
-    echo "::error::$1"
-    echo "error: $1" >&2
-    [[ -z ${2:-} ]] || echo "  hint: $2" >&2
-    exit 1
-}
+# shellcheck source=scripts/action/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 shipimg=${SHIPIMG_BIN:-}
 [[ -n $shipimg && -x $shipimg ]] ||

@@ -318,90 +318,79 @@ fn edit_and_rebuild(built: &Built, source: &str, expected: &str, deps_step: &[&s
     assert_eq!(run_image(&format!("{}:{}", built.repo, built.tag)), edited);
 }
 
+/// One layout end to end: init, build and push, then edit `source` and rebuild with the step
+/// whose title holds `deps_step` CACHED.
+fn layout(
+    kind: &str,
+    init_args: &[&str],
+    expected: &str,
+    cmd: &str,
+    source: &str,
+    deps_step: &str,
+) {
+    let built = init_build_push(kind, init_args, expected, cmd);
+    edit_and_rebuild(&built, source, expected, &["[deps ", deps_step]);
+}
+
 #[test]
 fn init_for_pip_with_setuptools_builds_pushes_and_rebuilds_an_edit_from_cache() {
-    let built = init_build_push(
-        "pip",
-        &[],
-        "pip-service: acme-private-ok",
-        r#"["pip-service"]"#,
-    );
-    edit_and_rebuild(
-        &built,
-        "pip_service/__init__.py",
-        "pip-service: acme-private-ok",
-        &["[deps ", "pip install -r /manifest/requirements.txt"],
-    );
+    let (expected, cmd) = ("pip-service: acme-private-ok", r#"["pip-service"]"#);
+    let deps = "pip install -r /manifest/requirements.txt";
+    layout("pip", &[], expected, cmd, "pip_service/__init__.py", deps);
 }
 
 #[test]
 fn init_for_pip_with_hatchling_builds_pushes_and_rebuilds_an_edit_from_cache() {
-    let built = init_build_push(
+    let (expected, cmd) = ("hatch-service: acme-private-ok", r#"["hatch-service"]"#);
+    let deps = "pip install -r /manifest/requirements.txt";
+    layout(
         "hatch",
         &[],
-        "hatch-service: acme-private-ok",
-        r#"["hatch-service"]"#,
-    );
-    edit_and_rebuild(
-        &built,
+        expected,
+        cmd,
         "hatch_service/__init__.py",
-        "hatch-service: acme-private-ok",
-        &["[deps ", "pip install -r /manifest/requirements.txt"],
+        deps,
     );
 }
 
 #[test]
 fn init_for_poetry_installs_the_lock_and_rebuilds_an_edit_from_cache() {
-    let built = init_build_push(
+    let (expected, cmd) = ("poetry-service: acme-private-ok", r#"["poetry-service"]"#);
+    let deps = "pip install --require-hashes --no-deps";
+    layout(
         "poetry",
         &[],
-        "poetry-service: acme-private-ok",
-        r#"["poetry-service"]"#,
-    );
-    edit_and_rebuild(
-        &built,
+        expected,
+        cmd,
         "poetry_service/__init__.py",
-        "poetry-service: acme-private-ok",
-        &["[deps ", "pip install --require-hashes --no-deps"],
+        deps,
     );
 }
 
 #[test]
 fn init_for_uv_installs_the_older_version_its_lock_pins_and_rebuilds_an_edit_from_cache() {
     // The index serves six 1.16.0 and 1.17.0; the lock pins 1.16.0.
-    let built = init_build_push(
-        "uv",
-        &[],
+    let (expected, cmd) = (
         "uv-service: acme-private-ok six-1.16.0",
         r#"["uv-service"]"#,
     );
-    edit_and_rebuild(
-        &built,
-        "uv_service/__init__.py",
-        "uv-service: acme-private-ok six-1.16.0",
-        &[
-            "[deps ",
-            "uv sync --directory /src --locked --no-install-project",
-        ],
-    );
+    let deps = "uv sync --directory /src --locked --no-install-project";
+    layout("uv", &[], expected, cmd, "uv_service/__init__.py", deps);
 }
 
 #[test]
 fn init_for_a_requirements_txt_service_writes_shipimg_toml_and_rebuilds_an_edit_from_cache() {
+    let expected = "requirements-app: acme-private-ok six-1.16.0";
     let built = init_build_push(
         "requirements",
         &["--cmd", "python app.py"],
-        "requirements-app: acme-private-ok six-1.16.0",
+        expected,
         r#"["python","app.py"]"#,
     );
     let config = std::fs::read_to_string(built.dir.path().join("shipimg.toml")).unwrap();
     assert!(config.contains("tags = [\"{git_short_sha}\"]"), "{config}");
-    edit_and_rebuild(
-        &built,
-        "app.py",
-        "requirements-app: acme-private-ok six-1.16.0",
-        &["[deps ", "pip install -r /req/requirements.txt"],
-    );
+    let deps = ["[deps ", "pip install -r /req/requirements.txt"];
+    edit_and_rebuild(&built, "app.py", expected, &deps);
 }
 
 #[test]
