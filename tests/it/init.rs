@@ -106,6 +106,16 @@ fn shipimg_in(dir: &Path, home: &Path) -> Command {
     cmd
 }
 
+/// `shipimg init` for `image` against the sandbox's index and base image.
+fn init_for_sandbox(dir: &Path, home: &Path, image: &str) -> Command {
+    let sandbox = Sandbox::get();
+    let mut cmd = shipimg_in(dir, home);
+    cmd.args(["init", "--image", image, "--index-url"])
+        .arg(sandbox.var("SANDBOX_INDEX_URL"))
+        .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]);
+    cmd
+}
+
 /// The sandbox index's request log (it runs with `-v`), from a mark on.
 struct IndexRequests {
     from: usize,
@@ -198,14 +208,8 @@ fn init_build_push(kind: &str, init_args: &[&str], expected: &str, cmd: &str) ->
     let home = tempfile::tempdir().unwrap();
     let repo = repository(&format!("init-{kind}"));
 
-    let out = Outcome::of(
-        shipimg_in(dir.path(), home.path())
-            .args(["init", "--image", &repo, "--index-url"])
-            .arg(sandbox.var("SANDBOX_INDEX_URL"))
-            .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")])
-            .args(init_args),
-    )
-    .success();
+    let out =
+        Outcome::of(init_for_sandbox(dir.path(), home.path(), &repo).args(init_args)).success();
     assert!(
         out.stderr.contains(&format!(
             "Wrote Dockerfile (FROM {}, CMD {cmd})",
@@ -402,13 +406,7 @@ fn two_projects_do_not_share_a_cache_mount() {
     for n in 0..2 {
         let dir = fixture_copy("requirements");
         let image = format!("shipimg-test/init-cache-{n}-{}", std::process::id());
-        Outcome::of(
-            shipimg_in(dir.path(), home.path())
-                .args(["init", "--image", &image, "--index-url"])
-                .arg(sandbox.var("SANDBOX_INDEX_URL"))
-                .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]),
-        )
-        .success();
+        Outcome::of(&mut init_for_sandbox(dir.path(), home.path(), &image)).success();
         let dockerfile = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
         let id = dockerfile
             .split("id=shipimg-pip-")
@@ -471,7 +469,6 @@ fn two_projects_do_not_share_a_cache_mount() {
 
 #[test]
 fn out_of_date_locks_fail_the_build_with_the_tools_own_message() {
-    let sandbox = Sandbox::get();
     let home = tempfile::tempdir().unwrap();
     for (kind, message) in [
         (
@@ -489,13 +486,7 @@ fn out_of_date_locks_fail_the_build_with_the_tools_own_message() {
             _ => poetry_lock(dir.path()),
         }
         let image = format!("shipimg-test/init-stale-{kind}-{}", std::process::id());
-        Outcome::of(
-            shipimg_in(dir.path(), home.path())
-                .args(["init", "--image", &image, "--index-url"])
-                .arg(sandbox.var("SANDBOX_INDEX_URL"))
-                .args(["--base-image", sandbox.var("SANDBOX_PYTHON_IMAGE")]),
-        )
-        .success();
+        Outcome::of(&mut init_for_sandbox(dir.path(), home.path(), &image)).success();
         // A requirement changed in the manifest without locking again.
         let path = dir.path().join("pyproject.toml");
         let text = std::fs::read_to_string(&path).unwrap();
