@@ -64,6 +64,8 @@ fi
 made=$(comm -13 <(echo "$before") <(ls -1 "$out") | grep -E '\.(whl|tar\.gz)$' || true)
 if [[ -z $made ]]; then
     # Same name as before: the newest file is ours.
-    made=$(ls -1t "$out" | grep -E '\.(whl|tar\.gz)$' | head -n1)
+    for file in "$out"/*.whl "$out"/*.tar.gz; do
+        [[ -f $file && ( -z $made || $file -nt $out/$made ) ]] && made=${file##*/}
+    done
 fi
 echo "$out/$made"

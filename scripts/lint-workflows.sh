@@ -37,7 +37,7 @@ workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
 echo "actionlint $("$venv/bin/actionlint" -version | head -n1): ${workflows[*]}"
 PATH=$venv/bin:$PATH "$venv/bin/actionlint" "${workflows[@]}"
 
-scripts=(scripts/action/*.sh scripts/lint-workflows.sh .ci/run)
+scripts=(scripts/action/*.sh scripts/*.sh .ci/run)
 echo "shellcheck: ${scripts[*]}"
 shellcheck -x "${scripts[@]}"
 echo "workflows and action scripts: ok"
