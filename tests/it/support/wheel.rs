@@ -16,10 +16,16 @@ fn target_dir() -> &'static Path {
         .expect("the shipimg binary lives in <target>/<profile>/")
 }
 
+/// Where the test wheel is compiled: a target directory of its own. maturin's cargo build may
+/// relink `<target>/debug/shipimg`, which the other tests run concurrently (seen: "No such
+/// file or directory" in a dozen tests while the wheel built).
+fn wheel_target() -> PathBuf {
+    target_dir().join("wheel-target")
+}
+
 /// The wheel of this checkout, built once per test run with `scripts/build-wheel.sh --profile
-/// dev`: the same script the release workflow runs, on the debug artifacts `cargo test` already
-/// built (seconds, where a release build takes minutes). Its maturin lives in the target
-/// directory's `tools-venv`.
+/// dev`: the same script the release workflow runs, in the dev profile (minutes the first time,
+/// seconds after), in [`wheel_target`]. Its maturin lives in that directory's `tools-venv`.
 pub fn built_wheel() -> &'static Path {
     static WHEEL: OnceLock<PathBuf> = OnceLock::new();
     WHEEL.get_or_init(|| {
@@ -29,7 +35,7 @@ pub fn built_wheel() -> &'static Path {
                 .arg(repo_root().join("scripts/build-wheel.sh"))
                 .arg(&out_dir)
                 .args(["--profile", "dev"])
-                .env("CARGO_TARGET_DIR", target_dir())
+                .env("CARGO_TARGET_DIR", wheel_target())
                 .env_remove("SHIPIMG_TOOLS_VENV"),
         )
         .success();
@@ -46,7 +52,7 @@ pub fn built_wheel() -> &'static Path {
 /// venv build-wheel.sh made): the platform tag the wheel's binary is consistent with.
 pub fn auditwheel_show(wheel: &Path) -> String {
     const AUDITWHEEL: &str = "auditwheel==6.4.2";
-    let venv = target_dir().join("tools-venv");
+    let venv = wheel_target().join("tools-venv");
     let auditwheel = venv.join("bin/auditwheel");
     if !auditwheel.is_file() {
         Outcome::of(Command::new(venv.join("bin/pip")).args([
