@@ -18,6 +18,9 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             InitError::NoProject(_) => {
                 "run `shipimg init` in a Python project with a pyproject.toml (pip, Poetry or uv) or a requirements.txt, or pass its directory"
             }
+            InitError::KindNeedsPyproject(..) => {
+                "drop --kind to build the requirements.txt as it is, or pass --kind requirements"
+            }
             InitError::Pipfile(_) => {
                 "export the lock with `pipenv requirements > requirements.txt` (add --hash for hashes), then run init again"
             }

@@ -45,6 +45,9 @@ pub enum InitError {
     /// Neither a `pyproject.toml` nor a `requirements.txt`.
     #[error("no pyproject.toml or requirements.txt in {0}")]
     NoProject(String),
+    /// `--kind pip|poetry|uv` where there is no pyproject.toml.
+    #[error("--kind {0} needs a pyproject.toml, and {1} has none")]
+    KindNeedsPyproject(String, String),
     /// A Pipfile project: no template reads Pipfile.lock.
     #[error("{0} is a Pipfile project: init cannot write a Dockerfile that installs Pipfile.lock")]
     Pipfile(String),
@@ -289,8 +292,11 @@ fn detect_without_pyproject(
     cmd: Option<Vec<String>>,
 ) -> Result<Detected, InitError> {
     let shown = dir.display().to_string();
-    if kind.is_some_and(|k| k != ProjectKind::Requirements) {
-        return Err(InitError::NoProject(shown));
+    if let Some(kind) = kind.filter(|k| *k != ProjectKind::Requirements) {
+        return Err(InitError::KindNeedsPyproject(
+            format!("{kind:?}").to_lowercase(),
+            shown,
+        ));
     }
     let file = REQUIREMENT_FILES
         .iter()
@@ -523,10 +529,13 @@ pub fn with_block(pyproject: &str, block: &str) -> String {
 mod tests {
     use super::*;
 
-    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    /// A project directory holding `files` (paths may have directories).
+    pub(super) fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
-            std::fs::write(dir.path().join(name), text).unwrap();
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
         dir
     }
@@ -589,6 +598,13 @@ mod tests {
             detect(dir.path(), None, None),
             Err(InitError::NoProject(_))
         ));
+        let dir = project(&[("requirements.txt", "six\n"), ("app.py", "")]);
+        let err = detect(dir.path(), Some(ProjectKind::Pip), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--kind pip needs a pyproject.toml, and "),
+            "{err}"
+        );
         let dir = project(&[("Pipfile", "[packages]\n")]);
         assert!(matches!(
             detect(dir.path(), None, None),
