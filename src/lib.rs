@@ -46,6 +46,7 @@ pub mod lint;
 pub mod printer;
 pub mod progress;
 pub mod publish;
+pub mod random;
 pub mod redact;
 pub mod refusals;
 pub mod registry;

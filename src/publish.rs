@@ -37,6 +37,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The policy `--push-attempts` and `--push-max-delay` ask for: at least one attempt; waits
+    /// start at 1 s (or the cap, if lower) and never pass the cap.
+    pub fn new(attempts: u32, max_delay_secs: f64) -> Self {
+        let max_delay = Duration::from_secs_f64(max_delay_secs.max(0.0));
+        Self {
+            attempts: attempts.max(1),
+            base_delay: Duration::from_secs(1).min(max_delay),
+            max_delay,
+        }
+    }
+
     /// The wait before attempt `next` (2 for the first retry): base * 2^(next-2), capped, with
     /// "equal jitter" (half fixed, half random) so many clients do not retry in step.
     pub fn delay(&self, next: u32, random: f64) -> Duration {
@@ -175,7 +186,7 @@ pub async fn publish(
             }
             Err(err) if err.is_transient() && attempt < policy.attempts => {
                 attempt += 1;
-                let delay = policy.delay(attempt, jitter());
+                let delay = policy.delay(attempt, crate::random::unit());
                 on_event(PublishEvent::Retrying {
                     reference: reference.to_owned(),
                     attempt,
@@ -276,20 +287,17 @@ fn push_error(
     }
 }
 
-/// A number in [0, 1) from the clock and the process id: jitter needs no cryptography.
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let mixed = (u64::from(nanos) ^ (u64::from(std::process::id()) << 17))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_flags_make_a_policy() {
+        let policy = RetryPolicy::new(0, 0.5);
+        assert_eq!(policy.attempts, 1);
+        assert_eq!(policy.max_delay, Duration::from_millis(500));
+        assert_eq!(policy.base_delay, Duration::from_millis(500));
+    }
 
     #[test]
     fn a_tag_holds_this_image_by_manifest_or_config_digest() {
@@ -331,7 +339,7 @@ mod tests {
         assert_eq!(policy.delay(4, 1.0), Duration::from_secs(4));
         assert_eq!(policy.delay(5, 1.0), Duration::from_secs(5));
         assert_eq!(policy.delay(30, 0.0), Duration::from_millis(2500));
-        let j = jitter();
+        let j = crate::random::unit();
         assert!((0.0..1.0).contains(&j));
     }
 }

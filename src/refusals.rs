@@ -130,7 +130,7 @@ impl Refusals {
         let path = self.dir.join(FILE_NAME);
         let temp = self
             .dir
-            .join(format!(".{FILE_NAME}.{}", crate::session::random_id()));
+            .join(format!(".{FILE_NAME}.{}", crate::random::session_id()));
         let text = serde_json::to_vec_pretty(&record).expect("the record serialises");
         let written = File::create(&temp)
             .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_all()))

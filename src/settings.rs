@@ -201,7 +201,7 @@ impl PushSettings {
             references: args.images.clone(),
             progress: progress_setting(args.progress, global.verbosity),
             metadata_file: args.metadata_file.clone(),
-            retry: crate::commands::retry_policy(
+            retry: crate::publish::RetryPolicy::new(
                 args.retry.push_attempts,
                 args.retry.push_backoff_max,
             ),
@@ -327,7 +327,7 @@ impl BuildSettings {
             references: tags.clone(),
             progress,
             metadata_file: args.metadata_file.clone(),
-            retry: crate::commands::retry_policy(
+            retry: crate::publish::RetryPolicy::new(
                 args.retry.push_attempts,
                 args.retry.push_backoff_max,
             ),

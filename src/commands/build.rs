@@ -246,7 +246,7 @@ pub async fn run(
         pull: settings.pull,
         platform: settings.platform.clone(),
         session_id: session.id().to_owned(),
-        build_id: crate::session::random_id(),
+        build_id: crate::random::session_id(),
         context_from_session: sync_source.is_some(),
     };
 

@@ -12,7 +12,6 @@ mod push;
 mod results;
 mod scan;
 
-pub use push::retry_policy;
 
 use crate::cli::Command;
 use crate::error::ExitStatus;

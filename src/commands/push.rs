@@ -15,7 +15,7 @@ use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::engine::push::PushEvent;
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
-use crate::publish::{LocalIdentity, PublishEvent, Published, RetryPolicy, publish};
+use crate::publish::{LocalIdentity, PublishEvent, Published, publish};
 use crate::session::filesync::TransferSummary;
 use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
 
@@ -473,26 +473,4 @@ fn emit_json(value: serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", crate::redact::redact(&value.to_string()));
     let _ = out.flush();
-}
-
-/// The retry flags as a policy.
-pub fn retry_policy(attempts: u32, max_delay_secs: f64) -> RetryPolicy {
-    RetryPolicy {
-        attempts: attempts.max(1),
-        base_delay: Duration::from_secs(1).min(Duration::from_secs_f64(max_delay_secs.max(0.0))),
-        max_delay: Duration::from_secs_f64(max_delay_secs.max(0.0)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_flags_make_a_policy() {
-        let policy = retry_policy(0, 0.5);
-        assert_eq!(policy.attempts, 1);
-        assert_eq!(policy.max_delay, Duration::from_millis(500));
-        assert_eq!(policy.base_delay, Duration::from_millis(500));
-    }
 }

@@ -183,9 +183,9 @@ fn pushed_references(pushed: &[Published]) -> Vec<&str> {
 fn github_outputs(outputs: &[(&str, &str)]) -> String {
     let mut text = String::new();
     for (name, value) in outputs {
-        let mut delimiter = format!("ghadelimiter_{}", crate::session::random_id());
+        let mut delimiter = format!("ghadelimiter_{}", crate::random::session_id());
         while value.contains(&delimiter) {
-            delimiter = format!("ghadelimiter_{}", crate::session::random_id());
+            delimiter = format!("ghadelimiter_{}", crate::random::session_id());
         }
         text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
     }

@@ -164,7 +164,7 @@ pub async fn refusal(response: Response<Incoming>) -> (u16, String) {
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    (status, crate::session::engine_message(&body))
+    (status, engine_message(&body))
 }
 
 fn empty_get(path: &str) -> std::io::Result<Request<Empty<Bytes>>> {
@@ -183,4 +183,30 @@ async fn collect(response: Response<Incoming>) -> std::io::Result<(Response<()>,
         .map_err(std::io::Error::other)?
         .to_bytes();
     Ok((Response::from_parts(parts, ()), body))
+}
+
+/// The `message` of an engine JSON error body, or the body itself.
+pub fn engine_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    match serde_json::from_slice::<Message>(body) {
+        Ok(m) => m.message,
+        Err(_) => String::from_utf8_lossy(body).trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_are_unwrapped() {
+        assert_eq!(
+            engine_message(br#"{"message":"session x already exists"}"#),
+            "session x already exists"
+        );
+        assert_eq!(engine_message(b"plain text\n"), "plain text");
+    }
 }

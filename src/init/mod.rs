@@ -445,7 +445,7 @@ pub fn cache_id(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     id.truncate(40);
-    let random = crate::session::random_id();
+    let random = crate::random::session_id();
     format!("{}-{}", id.trim_matches('-'), &random[..8])
 }
 

@@ -226,7 +226,7 @@ pub fn shared_key(context_dir: &Path, node_id: &str) -> String {
 /// each one sends the whole context.
 pub fn node_id(dir: Option<&Path>) -> String {
     let Some(dir) = dir else {
-        return super::random_id();
+        return crate::random::session_id();
     };
     let path = dir.join("node-id");
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -235,7 +235,7 @@ pub fn node_id(dir: Option<&Path>) -> String {
             return id.to_owned();
         }
     }
-    let id = super::random_id();
+    let id = crate::random::session_id();
     let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &id));
     if let Err(err) = written {
         tracing::debug!("cannot keep the node id in `{}`: {err}", path.display());

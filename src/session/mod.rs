@@ -102,7 +102,7 @@ impl Session {
     /// has accepted it (the engine waits only ~5 s for a session a build names).
     pub async fn start(api: &Api, store: SessionStore) -> Result<Self, SessionError> {
         // A fresh id each time: the engine remembers closed ids for a while.
-        let id = random_id();
+        let id = crate::random::session_id();
         let mut request = Request::post("/session")
             .header(hyper::header::HOST, "docker")
             .header(hyper::header::CONNECTION, "Upgrade")
@@ -162,72 +162,5 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-/// The `message` of an engine JSON error body, or the body itself.
-pub fn engine_message(body: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Message {
-        message: String,
-    }
-    match serde_json::from_slice::<Message>(body) {
-        Ok(m) => m.message,
-        Err(_) => String::from_utf8_lossy(body).trim().to_owned(),
-    }
-}
-
-/// 25 random base-36 characters, as the docker CLI's session ids look.
-pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom_fill(&mut bytes);
-    let mut n = u128::from_le_bytes(bytes);
-    let mut out = String::with_capacity(25);
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    for _ in 0..25 {
-        out.push(ALPHABET[(n % 36) as usize] as char);
-        n /= 36;
-    }
-    out
-}
-
-fn getrandom_fill(bytes: &mut [u8]) {
-    use std::io::Read;
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(bytes))
-        .is_err()
-    {
-        // Unique enough for an id if /dev/urandom is missing: time and pid.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-            ^ u128::from(std::process::id()) << 64;
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = (seed >> ((i % 16) * 8)) as u8;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_fresh_and_well_formed() {
-        let a = random_id();
-        let b = random_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 25);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
-    }
-
-    #[test]
-    fn engine_errors_are_unwrapped() {
-        assert_eq!(
-            engine_message(br#"{"message":"session x already exists"}"#),
-            "session x already exists"
-        );
-        assert_eq!(engine_message(b"plain text\n"), "plain text");
     }
 }
