@@ -36,6 +36,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod hex;

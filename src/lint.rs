@@ -32,9 +32,9 @@ use parse_dockerfile::{
     Command, Flag, HealthcheckArguments, Instruction, JsonOrStringArray, Source,
 };
 
-use crate::context::dockerfile;
 use crate::context::guard::{self, CredentialKind, NameVerdict};
 use crate::context::ignore::{self, Matcher};
+use crate::dockerfile::{self, parse_pairs};
 use crate::leak::userinfo;
 
 /// The longest instruction text a finding quotes; longer ones end in `...`.
@@ -1077,72 +1077,6 @@ fn run_sets(run_text: &str, name: &str, value: &str) -> bool {
             before_ok && after.is_none_or(|c| c.is_whitespace() || ";&|)".contains(c))
         })
     })
-}
-
-/// The `NAME=value` pairs of an `ENV` (`legacy` allows `ENV NAME value with spaces`) or an
-/// `ARG` (`NAME` without a value too), quotes removed. Values with `$` are kept as written.
-pub(crate) fn parse_pairs(arguments: &str, legacy: bool) -> Vec<(String, Option<String>)> {
-    let words = split_shell_words(arguments);
-    if legacy
-        && let Some(first) = words.first()
-        && !first.contains('=')
-    {
-        let rest = arguments
-            .trim_start()
-            .split_once(char::is_whitespace)
-            .map_or("", |(_, rest)| rest);
-        return vec![(first.clone(), Some(unquote(rest)))];
-    }
-    words
-        .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
-            None => (w, None),
-        })
-        .collect()
-}
-
-/// Splits on unquoted whitespace and removes the quotes, as the Dockerfile frontend reads `ENV`.
-fn split_shell_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some('\''), c) => word.push(c),
-            (_, '\\') => {
-                in_word = true;
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            (_, c) => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
-fn unquote(value: &str) -> String {
-    split_shell_words(value).join(" ")
 }
 
 /// `ENV A=1 TOKEN=****`: the pairs on one line, values of secret-looking names and URL

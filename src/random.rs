@@ -51,7 +51,10 @@ mod tests {
         let b = session_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 25);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        );
         assert_eq!(id(7).len(), 7);
     }
 

@@ -39,7 +39,7 @@ impl Reference {
             }
             _ => (reference, "latest".to_owned()),
         };
-        let host = crate::context::dockerfile::registry_host(name);
+        let host = crate::dockerfile::registry_host(name);
         let path = match name.split_once('/') {
             Some((first, rest)) if first.eq_ignore_ascii_case(&host) => rest.to_owned(),
             _ => name.to_owned(),

@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 
 use crate::cli::BuildArgs;
 use crate::config::TemplateValues;
-use crate::context::dockerfile::{base_image_hosts, registry_host, secret_mounts};
 use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
 use crate::credentials::held::{self, Held, ShownName};
@@ -26,6 +25,7 @@ use crate::credentials::index::{
 use crate::credentials::registry::{ResolvedLogin, login_for_host};
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
+use crate::dockerfile::{Dockerfile, registry_host};
 use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
@@ -84,11 +84,16 @@ pub async fn run(
     };
     let cwd = std::env::current_dir()?;
     let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    // Parsed once for every check below; the lint reports a Dockerfile it cannot parse.
+    let parsed = Dockerfile::parse(&plan.dockerfile_text);
     let index = match resolve_index_credentials(&index_options, &index_env) {
         Ok(index) => index,
         // A broken `$NETRC` or `~/.netrc` that nobody asked for must not stop a build that
         // mounts no netrc: the user may keep it for other tools.
-        Err(err) if held::implicit_netrc(&index_options, &var) && !mounts_netrc(&plan) => {
+        Err(err)
+            if held::implicit_netrc(&index_options, &var)
+                && !mounts_netrc(parsed.as_ref().ok()) =>
+        {
             printer.warn(&format!(
                 "{} (ignored: the Dockerfile mounts no netrc)",
                 err.message()
@@ -97,7 +102,7 @@ pub async fn run(
         }
         Err(err) => return Err(err.into()),
     };
-    add_index_build_args(&plan, &mut settings, printer)?;
+    add_index_build_args(parsed.as_ref().ok(), &mut settings, printer)?;
     lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
     if settings.lint_only {
         return Ok(ExitStatus::Success);
@@ -110,7 +115,14 @@ pub async fn run(
     };
     remove_stale_results(&settings)?;
     let index = add_google_tokens(index, &settings.index_urls).await?;
-    let netrc_mounted = check_secret_mounts(&plan, index.is_some(), printer)?;
+    let dockerfile = parsed.map_err(|err| {
+        CliError::user(format!(
+            "cannot parse Dockerfile `{}`: {}",
+            plan.dockerfile.display(),
+            err.message
+        ))
+    })?;
+    let netrc_mounted = check_secret_mounts(&plan, &dockerfile, index.is_some(), printer)?;
 
     // The registries' logins, found now so a missing one stops us before the build, and before
     // anything about the build is shown: from here every secret is registered for masking.
@@ -119,7 +131,7 @@ pub async fn run(
         Some(push) => held::push_logins(&push.references, &var).await?,
         None => Vec::new(),
     };
-    let base_logins = base_image_logins(&plan, &settings.tags, &var).await?;
+    let base_logins = base_image_logins(&dockerfile, &settings.tags, &var).await?;
     // No name the registry or the image shows may hold a secret.
     held::check_names(&shown_names(args, &settings), &crate::redact::current())?;
 
@@ -517,10 +529,8 @@ const NETRC_SOURCES: &str =
 
 /// True when a step mounts the `netrc` secret (or the Dockerfile does not parse: the later
 /// checks then report that).
-fn mounts_netrc(plan: &ContextPlan) -> bool {
-    secret_mounts(&plan.dockerfile_text)
-        .ok()
-        .is_none_or(|mounts| mounts.iter().any(|m| m.id == "netrc"))
+fn mounts_netrc(dockerfile: Option<&Dockerfile>) -> bool {
+    dockerfile.is_none_or(|d| d.secret_mount("netrc").is_some())
 }
 
 /// A step that mounts the netrc when none was found fails now, before the build, rather than as
@@ -528,23 +538,16 @@ fn mounts_netrc(plan: &ContextPlan) -> bool {
 /// Returns whether a step mounts it.
 fn check_secret_mounts(
     plan: &ContextPlan,
+    dockerfile: &Dockerfile,
     have_netrc: bool,
     printer: &Printer,
 ) -> Result<bool, CliError> {
-    let text = &plan.dockerfile_text;
-    let mounts = secret_mounts(text).map_err(|err| {
-        CliError::user(format!(
-            "cannot parse Dockerfile `{}`: {}",
-            plan.dockerfile.display(),
-            err.message
-        ))
-    })?;
     let name = plan
         .dockerfile
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    match mounts.iter().find(|m| m.id == "netrc") {
+    match dockerfile.secret_mount("netrc") {
         Some(mount) if !have_netrc => Err(CliError::user(format!(
             "{name}:{}: a step mounts secret `netrc`, but no netrc was found (looked at: {NETRC_SOURCES})",
             mount.line
@@ -564,17 +567,11 @@ fn check_secret_mounts(
 
 /// The logins for the registries of the Dockerfile's base images that have one.
 async fn base_image_logins(
-    plan: &ContextPlan,
+    dockerfile: &Dockerfile,
     tags: &[String],
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, ResolvedLogin)>, CliError> {
-    let hosts = base_image_hosts(&plan.dockerfile_text).map_err(|err| {
-        CliError::user(format!(
-            "cannot parse Dockerfile `{}`: {}",
-            plan.dockerfile.display(),
-            err.message
-        ))
-    })?;
+    let hosts = dockerfile.base_image_hosts();
     let push_hosts: Vec<String> = tags.iter().map(|t| registry_host(t)).collect();
     let mut logins = Vec::new();
     for host in hosts {
@@ -602,15 +599,14 @@ fn registry_aliases(host: &str) -> Vec<String> {
 /// their `EXTRA_` lists), for each the Dockerfile declares with `ARG` and the user left unset:
 /// `shipimg init`'s Dockerfiles then need no `--build-arg`. The URLs carry no credential.
 fn add_index_build_args(
-    plan: &ContextPlan,
+    dockerfile: Option<&Dockerfile>,
     settings: &mut BuildSettings,
     printer: &Printer,
 ) -> Result<(), CliError> {
     let Some((first, rest)) = settings.index_urls.split_first() else {
         return Ok(());
     };
-    let declared =
-        crate::context::dockerfile::declared_args(&plan.dockerfile_text).unwrap_or_default();
+    let declared = dockerfile.map(|d| d.args.as_slice()).unwrap_or_default();
     let extra = rest.join(" ");
     for (name, value) in [
         ("PIP_INDEX_URL", first.clone()),

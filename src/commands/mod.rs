@@ -12,7 +12,6 @@ mod push;
 mod results;
 mod scan;
 
-
 use crate::cli::Command;
 use crate::error::ExitStatus;
 use crate::printer::Printer;

@@ -3,12 +3,10 @@
 //!
 //! - [`ignore`]: Docker's `.dockerignore` rules.
 //! - [`guard`]: which files look like credentials.
-//! - [`dockerfile`]: what the Dockerfile copies, to refuse an explicit `COPY .netrc`.
 //! - [`walk`]: the ordered walk that applies both, reporting what it leaves out.
 //! - [`archive`]: the tar stream, in constant memory.
 
 pub mod archive;
-pub mod dockerfile;
 pub mod guard;
 pub mod ignore;
 pub mod verdicts;

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 use super::LoadedSecret;
 use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_credentials};
 use super::registry::{ResolvedLogin, login_for_host};
-use crate::context::dockerfile::registry_host;
+use crate::dockerfile::registry_host;
 use crate::error::CliError;
 use crate::progress::Redactor;
 use crate::scan::ScanSecret;

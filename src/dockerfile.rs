@@ -1,7 +1,9 @@
-//! What the build needs to know of a Dockerfile before it starts: the registries its base
-//! images come from (for their logins) and its secret mounts (to check the netrc is there).
-//! The secret lint, with every rule, is [`crate::lint`]; it reads secret mounts with
-//! [`secret_mount`] too, so the two never disagree on what a step mounts.
+//! The Dockerfile model: what shipimg reads from a Dockerfile, parsed once. The build asks it
+//! for its stages (their base images' registries, for the logins a pull needs), the `ARG`s it
+//! declares (the index build arguments) and its secret mounts (is the netrc mounted?). The
+//! secret lint ([`crate::lint`]) walks the instructions for its rules, and reads mounts and
+//! `ENV`/`ARG` pairs with this module's [`secret_mount`] and [`parse_pairs`], so the two never
+//! disagree on what a step mounts or declares.
 
 /// A Dockerfile the parser could not read.
 #[derive(Debug, thiserror::Error)]
@@ -11,31 +13,87 @@ pub struct DockerfileError {
     pub message: String,
 }
 
-/// The registry hosts of the images `FROM` names (not earlier stages, not `scratch`, not
-/// references built from `ARG`s), for the credentials the engine may ask for while pulling.
-pub fn base_image_hosts(text: &str) -> Result<Vec<String>, DockerfileError> {
-    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
-        message: err.to_string(),
-    })?;
-    let mut stages: Vec<String> = Vec::new();
-    let mut hosts: Vec<String> = Vec::new();
-    for instruction in &dockerfile.instructions {
-        let parse_dockerfile::Instruction::From(from) = instruction else {
-            continue;
-        };
-        let image = from.image.value.as_ref();
-        let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(image));
-        if !is_stage && image != "scratch" && !image.contains('$') {
-            let host = registry_host(image);
-            if !hosts.contains(&host) {
-                hosts.push(host);
+/// A Dockerfile, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dockerfile {
+    /// Every `FROM`, in order.
+    pub stages: Vec<Stage>,
+    /// The names every `ARG` declares, in order (duplicates kept).
+    pub args: Vec<String>,
+    /// Every secret mount of every `RUN`, in order.
+    pub secret_mounts: Vec<SecretMount>,
+}
+
+/// One `FROM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// 1-based line of the `FROM`.
+    pub line: usize,
+    /// The image as written (`python:3.12-slim`, an earlier stage's name, `scratch`, `${BASE}`).
+    pub base: String,
+    /// The name `AS` gives it.
+    pub name: Option<String>,
+}
+
+impl Dockerfile {
+    /// Parses `text` (the whole Dockerfile).
+    pub fn parse(text: &str) -> Result<Self, DockerfileError> {
+        let parsed = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+            message: err.to_string(),
+        })?;
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let mut model = Dockerfile::default();
+        for instruction in &parsed.instructions {
+            match instruction {
+                parse_dockerfile::Instruction::From(from) => model.stages.push(Stage {
+                    line: line_of(from.from.span.start),
+                    base: from.image.value.to_string(),
+                    name: from.as_.as_ref().map(|(_, name)| name.value.to_string()),
+                }),
+                parse_dockerfile::Instruction::Arg(arg) => model.args.extend(
+                    parse_pairs(&arg.arguments.value, false)
+                        .into_iter()
+                        .map(|(name, _)| name),
+                ),
+                parse_dockerfile::Instruction::Run(run) => {
+                    let line = line_of(run.run.span.start);
+                    model.secret_mounts.extend(
+                        run.options
+                            .iter()
+                            .filter_map(|flag| secret_mount(text, flag, line)),
+                    );
+                }
+                _ => {}
             }
         }
-        if let Some((_, name)) = &from.as_ {
-            stages.push(name.value.to_string());
-        }
+        Ok(model)
     }
-    Ok(hosts)
+
+    /// The registry hosts of the images the stages start from (not earlier stages, not
+    /// `scratch`, not references built from `ARG`s), for the credentials the engine may ask
+    /// for while pulling. Each host once, in order.
+    pub fn base_image_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            let image = stage.base.as_str();
+            let is_stage = self.stages[..i]
+                .iter()
+                .filter_map(|s| s.name.as_deref())
+                .any(|name| name.eq_ignore_ascii_case(image));
+            if !is_stage && image != "scratch" && !image.contains('$') {
+                let host = registry_host(image);
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+        }
+        hosts
+    }
+
+    /// The first mount of secret `id`, if a step mounts it.
+    pub fn secret_mount(&self, id: &str) -> Option<&SecretMount> {
+        self.secret_mounts.iter().find(|m| m.id == id)
+    }
 }
 
 /// The registry host of an image reference, as docker reads it: the first component when it
@@ -47,22 +105,6 @@ pub fn registry_host(reference: &str) -> String {
         }
         _ => "docker.io".to_owned(),
     }
-}
-
-/// The names every `ARG` declares, in order (duplicates kept).
-pub fn declared_args(text: &str) -> Result<Vec<String>, DockerfileError> {
-    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
-        message: err.to_string(),
-    })?;
-    let mut names = Vec::new();
-    for instruction in &dockerfile.instructions {
-        if let parse_dockerfile::Instruction::Arg(arg) = instruction {
-            for (name, _) in crate::lint::parse_pairs(&arg.arguments.value, false) {
-                names.push(name);
-            }
-        }
-    }
-    Ok(names)
 }
 
 /// Where BuildKit mounts a secret that has no `target=` (and no `env=`).
@@ -97,26 +139,6 @@ impl SecretMount {
             )),
         }
     }
-}
-
-/// Every secret mount of every `RUN`.
-pub fn secret_mounts(text: &str) -> Result<Vec<SecretMount>, DockerfileError> {
-    let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
-        message: err.to_string(),
-    })?;
-    let mut out = Vec::new();
-    for instruction in &dockerfile.instructions {
-        let parse_dockerfile::Instruction::Run(run) = instruction else {
-            continue;
-        };
-        let line = text[..run.run.span.start].matches('\n').count() + 1;
-        out.extend(
-            run.options
-                .iter()
-                .filter_map(|flag| secret_mount(text, flag, line)),
-        );
-    }
-    Ok(out)
 }
 
 /// The secret mount a `RUN` flag declares, or None: not `--mount`, another type, or a mount
@@ -269,6 +291,72 @@ fn parse_secret_mount(spec: &str, line: usize) -> Option<SecretMount> {
     })
 }
 
+/// The `NAME=value` pairs of an `ENV` (`legacy` allows `ENV NAME value with spaces`) or an
+/// `ARG` (`NAME` without a value too), quotes removed. Values with `$` are kept as written.
+pub fn parse_pairs(arguments: &str, legacy: bool) -> Vec<(String, Option<String>)> {
+    let words = split_shell_words(arguments);
+    if legacy
+        && let Some(first) = words.first()
+        && !first.contains('=')
+    {
+        let rest = arguments
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, rest)| rest);
+        return vec![(first.clone(), Some(unquote(rest)))];
+    }
+    words
+        .into_iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (w, None),
+        })
+        .collect()
+}
+
+/// Splits on unquoted whitespace and removes the quotes, as the Dockerfile frontend reads `ENV`.
+fn split_shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => word.push(c),
+            (_, '\\') => {
+                in_word = true;
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            (_, c) => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+fn unquote(value: &str) -> String {
+    split_shell_words(value).join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,8 +366,9 @@ mod tests {
         let text = "ARG BASE=x\nFROM europe-west4-docker.pkg.dev/p/r/python:3.11 AS build\n\
                     FROM build AS test\nFROM $BASE\nFROM scratch\nFROM python:3.11-slim\n\
                     FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n";
+        let dockerfile = Dockerfile::parse(text).unwrap();
         assert_eq!(
-            base_image_hosts(text).unwrap(),
+            dockerfile.base_image_hosts(),
             [
                 "europe-west4-docker.pkg.dev",
                 "docker.io",
@@ -287,6 +376,32 @@ mod tests {
                 "localhost"
             ]
         );
+    }
+
+    #[test]
+    fn stages_and_args_are_read_in_order() {
+        let text = "ARG BASE=python:3.12\nFROM ${BASE} AS deps\nARG PIP_INDEX_URL\n\
+                    ARG A=1 B\nFROM deps\nRUN --mount=type=secret,id=netrc,target=/root/.netrc true\n";
+        let dockerfile = Dockerfile::parse(text).unwrap();
+        assert_eq!(dockerfile.args, ["BASE", "PIP_INDEX_URL", "A", "B"]);
+        assert_eq!(
+            dockerfile.stages,
+            [
+                Stage {
+                    line: 2,
+                    base: "${BASE}".into(),
+                    name: Some("deps".into())
+                },
+                Stage {
+                    line: 5,
+                    base: "deps".into(),
+                    name: None
+                },
+            ]
+        );
+        assert_eq!(dockerfile.secret_mount("netrc").map(|m| m.line), Some(6));
+        assert!(dockerfile.secret_mount("token").is_none());
+        assert!(dockerfile.base_image_hosts().is_empty());
     }
 
     fn mount(id: &str, target: Option<&str>, env: Option<&str>, required: bool) -> SecretMount {
@@ -306,7 +421,7 @@ mod tests {
                     RUN --mount=type=secret,target=/run/secrets/token cat /run/secrets/token\n\
                     RUN echo hi\n";
         assert_eq!(
-            secret_mounts(text).unwrap(),
+            Dockerfile::parse(text).unwrap().secret_mounts,
             [
                 SecretMount {
                     line: 2,
@@ -326,7 +441,7 @@ mod tests {
     fn secret_mounts_are_read_as_buildkit_reads_them() {
         let one = |flags: &str| {
             let text = format!("FROM x\nRUN {flags} true\n");
-            let mounts = secret_mounts(&text).unwrap();
+            let mounts = Dockerfile::parse(&text).unwrap().secret_mounts;
             assert!(mounts.len() <= 1, "{flags}: {mounts:?}");
             mounts.into_iter().next()
         };
@@ -400,8 +515,9 @@ mod tests {
             assert_eq!(one(flags), None, "{flags}");
         }
         let text = "FROM x\nRUN --mount=type=secret,id=a --mount=type=secret,id=b,env=B \\\n    --mount=type=secret,id=c,target=/c true\n";
-        let ids: Vec<_> = secret_mounts(text)
+        let ids: Vec<_> = Dockerfile::parse(text)
             .unwrap()
+            .secret_mounts
             .into_iter()
             .map(|m| (m.id.clone(), m.path()))
             .collect();
@@ -421,13 +537,18 @@ mod tests {
             let _ = parse_secret_mount(&spec, 1);
             let _ = parse_secret_mount(&raw, 1);
             let _ = flag_word(&raw);
-            let _ = secret_mounts(&format!("FROM x\nRUN --mount=type=secret,{raw} x\n"));
+            let _ = Dockerfile::parse(&format!("FROM x\nRUN --mount=type=secret,{raw} x\n"));
         }
     }
 
     #[test]
     fn a_broken_dockerfile_is_an_error_not_a_panic() {
-        let _ = secret_mounts("RUN --mount\n");
-        let _ = base_image_hosts("FROM\n");
+        for text in ["RUN --mount\n", "FROM\n"] {
+            let err = Dockerfile::parse(text).expect_err(text);
+            assert!(!err.message.is_empty(), "{text}: an empty message");
+        }
+        // A quote never closed: the parser takes the step, BuildKit will refuse the mount.
+        let unclosed = Dockerfile::parse("FROM x\nRUN --mount=\"type=secret,id=netrc true\n");
+        assert!(unclosed.unwrap().secret_mounts.is_empty());
     }
 }
