@@ -14,7 +14,7 @@ use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_crede
 use super::registry::{ResolvedLogin, login_for_host};
 use crate::dockerfile::registry_host;
 use crate::error::CliError;
-use crate::progress::Redactor;
+use crate::redact::Redactor;
 use crate::scan::ScanSecret;
 
 /// What an invocation holds, by source.

@@ -1,5 +1,5 @@
 //! The forms a held secret takes when a tool writes it somewhere: the one definition the image
-//! scan ([`crate::scan`]) searches for and the output masking ([`crate::progress::Redactor`])
+//! scan ([`crate::scan`]) searches for and the output masking ([`crate::redact::Redactor`])
 //! replaces.
 //!
 //! For each value: the value itself and its trimmed form (a `--secret` file usually ends in a

@@ -33,9 +33,9 @@ use std::io::Write;
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 use serde::Serialize;
 
-use super::redact::{RedactingWriter, Redactor};
 use super::state::{BuildState, Change, Nanos};
 use super::{Outcome, Reporter};
+use crate::redact::{RedactingWriter, Redactor};
 
 /// One line of output. See the module documentation for the schema.
 #[derive(Debug, Serialize)]

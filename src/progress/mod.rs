@@ -24,14 +24,14 @@ use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 pub mod json;
 mod plain;
 mod quiet;
-mod redact;
 mod state;
 mod tty;
 
 #[cfg(test)]
 mod testing;
 
-pub use redact::{MASK, Redactor, RedactorBuilder};
+use crate::redact::Redactor;
+
 pub use state::{BuildState, FailedStep, KEPT_LOG_LINES, LogLine, LogStream};
 
 /// How build progress is shown (`--progress`).

@@ -21,9 +21,9 @@ use std::io::Write;
 
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
-use super::redact::{RedactingWriter, Redactor};
 use super::state::{BuildState, Change, Nanos, Step, Transfer, secs};
 use super::{Outcome, Reporter};
+use crate::redact::{RedactingWriter, Redactor};
 
 /// How long another step's output may wait while we stay with the current one.
 const ANTI_FLICKER: Nanos = 5_000_000_000;

@@ -6,9 +6,9 @@ use std::io::Write;
 
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
-use super::redact::{RedactingWriter, Redactor};
 use super::state::BuildState;
 use super::{Outcome, Reporter};
+use crate::redact::{RedactingWriter, Redactor};
 
 /// Prints only the result. See the module documentation.
 pub(crate) struct QuietReporter {

@@ -14,7 +14,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::{
     StatusResponse, Vertex, VertexLog, VertexStatus, VertexWarning,
 };
 
-use super::redact::Redactor;
+use crate::redact::Redactor;
 
 /// How many of a step's most recent log lines are kept (for the live view and for failures).
 pub const KEPT_LOG_LINES: usize = 10;

@@ -11,8 +11,8 @@ use bollard_buildkit_proto::moby::buildkit::v1::{
 };
 use secrecy::SecretString;
 
-use super::redact::Redactor;
 use super::tty::Clock;
+use crate::redact::Redactor;
 
 /// The build's pip index token; it must never appear in any output.
 pub(crate) const SECRET: &str = "s3cr3t-t0ken";

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use anstyle::{AnsiColor, Style};
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
-use super::redact::{RedactingWriter, Redactor};
 use super::state::{BuildState, Nanos, Step, secs};
 use super::{Outcome, Reporter, Terminal};
+use crate::redact::{RedactingWriter, Redactor};
 
 /// Minimum time between two frames.
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);

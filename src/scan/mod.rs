@@ -2004,7 +2004,7 @@ mod tests {
                 report.findings.iter().any(|f| matches!(f.what, FindingKind::Secret { .. })),
                 "form {form:?} not found"
             );
-            let redactor = crate::progress::Redactor::builder()
+            let redactor = crate::redact::Redactor::builder()
                 .login("acme", &secrecy::SecretString::from(value.clone()))
                 .build();
             let line = format!("pip: {} !", String::from_utf8_lossy(&form.bytes));

@@ -2,13 +2,19 @@
 //! it is read, and everything shipimg prints (the printer, tracing logs at every level, build
 //! progress, errors) passes through [`current`] on its way out, so a secret never reaches the
 //! terminal or a log in any of the forms [`crate::leak::forms`] defines.
+//!
+//! The masking itself is the [`Redactor`] (`redactor.rs`): this registry holds one for the
+//! whole process, and the progress renderers hold one built from the build's secrets.
 
 use std::io::{self, Write};
 use std::sync::RwLock;
 
 use secrecy::{SecretSlice, SecretString};
 
-use crate::progress::{Redactor, RedactorBuilder};
+mod redactor;
+
+pub(crate) use redactor::RedactingWriter;
+pub use redactor::{MASK, Redactor, RedactorBuilder};
 
 struct Registry {
     builder: RedactorBuilder,
@@ -78,20 +84,21 @@ pub fn redact(text: &str) -> String {
     current().redact(text).into_owned()
 }
 
-/// A writer that masks registered secrets in each write. Writers that tracing and the printer
-/// use write whole lines or messages at a time, so a secret is never split across two writes.
-pub struct RedactingWriter<W: Write> {
+/// A writer that masks the secrets registered so far in each write (the logs' writer; the
+/// renderers' [`RedactingWriter`] masks with one fixed [`Redactor`] and buffers). Tracing writes
+/// whole lines at a time, so a secret is never split across two writes.
+pub struct LogWriter<W: Write> {
     inner: W,
 }
 
-impl<W: Write> RedactingWriter<W> {
+impl<W: Write> LogWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
         Self { inner }
     }
 }
 
-impl<W: Write> Write for RedactingWriter<W> {
+impl<W: Write> Write for LogWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let redactor = current();
         if redactor.is_empty() {
@@ -107,8 +114,8 @@ impl<W: Write> Write for RedactingWriter<W> {
 }
 
 /// The `MakeWriter` for tracing: stderr through the redaction layer.
-pub fn log_writer() -> RedactingWriter<io::Stderr> {
-    RedactingWriter::new(io::stderr())
+pub fn log_writer() -> LogWriter<io::Stderr> {
+    LogWriter::new(io::stderr())
 }
 
 #[cfg(test)]
@@ -128,7 +135,7 @@ mod tests {
             assert_eq!(out, "before **** after", "{text}");
         }
         let mut sink = Vec::new();
-        RedactingWriter::new(&mut sink)
+        LogWriter::new(&mut sink)
             .write_all(format!("Authorization: Basic {pair}\n").as_bytes())
             .unwrap();
         assert_eq!(
