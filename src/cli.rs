@@ -1,7 +1,10 @@
 //! The command line as the user types it: clap types only. What the tool will do with these
 //! values is decided in [`crate::settings`].
 
+use clap::builder::PossibleValue;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::init::ProjectKind;
 
 /// The program's name: the binary, the completion scripts' command, the man pages' title.
 pub const BIN_NAME: &str = "shipimg";
@@ -150,17 +153,34 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-/// `--kind` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProjectKind {
-    /// PEP 621 `[project]`, installed with pip
-    Pip,
-    /// `[tool.poetry]` with `poetry.lock`, exported by a pinned Poetry, installed with pip
-    Poetry,
-    /// `uv.lock`, installed with `uv sync --locked`
-    Uv,
-    /// `requirements.txt` without a pyproject.toml: the dependencies, then the source files
-    Requirements,
+/// `--kind` values: the one [`ProjectKind`] type, named and explained for clap here so the
+/// domain type stays free of clap.
+impl ValueEnum for ProjectKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            ProjectKind::Pip,
+            ProjectKind::Poetry,
+            ProjectKind::Uv,
+            ProjectKind::Requirements,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            ProjectKind::Pip => {
+                PossibleValue::new("pip").help("PEP 621 `[project]`, installed with pip")
+            }
+            ProjectKind::Poetry => PossibleValue::new("poetry").help(
+                "`[tool.poetry]` with `poetry.lock`, exported by a pinned Poetry, installed with pip",
+            ),
+            ProjectKind::Uv => {
+                PossibleValue::new("uv").help("`uv.lock`, installed with `uv sync --locked`")
+            }
+            ProjectKind::Requirements => PossibleValue::new("requirements").help(
+                "`requirements.txt` without a pyproject.toml: the dependencies, then the source files",
+            ),
+        })
+    }
 }
 
 /// `shipimg scan IMAGE`

@@ -55,6 +55,9 @@ pub mod scan;
 pub mod session;
 pub mod settings;
 
+#[cfg(test)]
+mod layers;
+
 use crate::cli::Cli;
 use crate::error::ExitStatus;
 

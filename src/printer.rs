@@ -7,12 +7,24 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use crate::error::CliError;
-use crate::settings::Verbosity;
 
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARN: Style = AnsiColor::Yellow.on_default().bold();
 const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const LABEL: Style = AnsiColor::Green.on_default().bold();
+
+/// How much the tool says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors and machine output only.
+    Quiet,
+    /// The default.
+    Normal,
+    /// `-v`: debug logs.
+    Verbose,
+    /// `-vv` and more: trace logs.
+    Trace,
+}
 
 /// Writes everything the user sees. Cheap to share by reference.
 #[derive(Debug, Clone)]

@@ -11,20 +11,8 @@ use crate::config::{ConfigSource, Project, TemplateValues, check_image};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
+use crate::printer::Verbosity;
 use crate::scan::allow::AllowList;
-
-/// How much the tool says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
-    /// `-q`: errors and machine output only.
-    Quiet,
-    /// The default.
-    Normal,
-    /// `-v`: debug logs.
-    Verbose,
-    /// `-vv` and more: trace logs.
-    Trace,
-}
 
 /// Settings shared by every command.
 #[derive(Debug, Clone)]

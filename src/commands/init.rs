@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{InitArgs, ProjectKind};
+use crate::cli::InitArgs;
 use crate::config::{ConfigSource, check_image, check_index_url};
 use crate::error::{CliError, ExitStatus};
-use crate::init::{self, Dependencies, InitError};
+use crate::init::{self, Dependencies, InitError, ProjectKind};
 use crate::printer::Printer;
 
 /// Sets the project up.

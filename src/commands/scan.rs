@@ -8,11 +8,11 @@ use crate::engine::Engine;
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
+use crate::printer::Verbosity;
 use crate::refusals::{Refusal, Refusals};
 use crate::scan::{
     Explanation, Finding, Note, NoteReason, Part, ScanOptions, ScanReport, ScanSecret, scan_image,
 };
-use crate::settings::Verbosity;
 
 /// Scans `args.image` for the given secrets and for credential files.
 pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {

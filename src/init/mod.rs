@@ -14,12 +14,24 @@ use std::path::Path;
 
 pub use requirements::{Requirements, RequirementsError};
 
-use crate::cli::ProjectKind;
-
 const PIP: &str = include_str!("templates/pip.Dockerfile");
 const POETRY: &str = include_str!("templates/poetry.Dockerfile");
 const UV: &str = include_str!("templates/uv.Dockerfile");
 const REQUIREMENTS: &str = include_str!("templates/requirements.Dockerfile");
+
+/// How a project is built, so which Dockerfile `init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectKind {
+    /// PEP 621 `[project]`, installed with pip.
+    Pip,
+    /// `[tool.poetry]` with `poetry.lock`, exported by a pinned Poetry, installed with pip.
+    Poetry,
+    /// `uv.lock`, installed with `uv sync --locked`.
+    Uv,
+    /// `requirements.txt` without a pyproject.toml: the dependencies, then the source files.
+    Requirements,
+}
+
 /// The `.dockerignore` every kind gets.
 pub const DOCKERIGNORE: &str = include_str!("templates/dockerignore");
 
