@@ -18,8 +18,9 @@
 //! comment cannot share the instruction's line. Findings about `--build-arg` values (line 0)
 //! cannot be silenced: shipimg serves secrets to the build, so there is always a safer way.
 //!
-//! The credential files are the context guard's ([`crate::context::guard`]); this lint is the
-//! stage-aware version of the `COPY` check [`crate::context::ContextPlan::new`] makes.
+//! The credential files are the context guard's ([`crate::context::guard`]); `shipimg context`
+//! runs this lint's credential-copy rules (SL001, SL002) before it stages the context, `build`
+//! runs every rule.
 
 mod names;
 

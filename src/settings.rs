@@ -1,5 +1,6 @@
-//! Flags, environment and (later) project config resolved into what a command will do. Domain
-//! modules take these structs, never clap types.
+//! Flags, `SHIPIMG_*` environment and the project config ([`crate::config`]) resolved into
+//! what a command will do, one struct per command. Domain modules take these structs' values,
+//! never clap types.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

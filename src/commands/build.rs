@@ -218,16 +218,9 @@ pub async fn run(
     // The context over the session unless asked otherwise: the engine keeps its copy between
     // builds and asks only for changed files.
     let plan = Arc::new(plan);
+    // Every engine `require_buildkit` accepts (a Linux one) can pull it.
     let sync_source = match settings.context_transfer {
-        ContextTransfer::Sync if engine.supports_file_sync() => {
-            Some(context_source(&plan, printer))
-        }
-        ContextTransfer::Sync => {
-            printer.info(
-                "note: this engine cannot pull the context over the session; sending it as a tar",
-            );
-            None
-        }
+        ContextTransfer::Sync => Some(context_source(&plan, printer)),
         ContextTransfer::Tar => None,
     };
     if let Some(source) = &sync_source {

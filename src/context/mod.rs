@@ -132,8 +132,8 @@ pub struct ContextPlan {
 }
 
 impl ContextPlan {
-    /// Resolves the directory, Dockerfile and ignore file, compiles the rules, and refuses a
-    /// Dockerfile that copies a credential file. `cwd` resolves a relative `-f`, as docker does.
+    /// Resolves the directory, Dockerfile and ignore file, reads the Dockerfile, and compiles
+    /// the rules. `cwd` resolves a relative `-f`, as docker does.
     pub fn new(options: &ContextOptions, cwd: &Path) -> Result<Self, ContextError> {
         let dir = absolute(cwd, &options.dir);
         let meta = std::fs::metadata(&dir).map_err(|_| ContextError::NotADirectory {

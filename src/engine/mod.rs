@@ -255,16 +255,17 @@ impl Engine {
         self.server.os.as_deref().unwrap_or_default()
     }
 
-    /// Whether the engine can pull a build context over the session (BuildKit file sync,
-    /// `remote=client-session`): every engine shipimg can speak to (API 1.39+), if it is Linux.
-    pub fn supports_file_sync(&self) -> bool {
+    /// Whether the engine runs BuildKit builds through the API and can pull a build context
+    /// over the session (file sync, `remote=client-session`): every engine shipimg can speak to
+    /// (API 1.39+), if it is Linux.
+    pub fn is_linux(&self) -> bool {
         self.os().is_empty() || self.os() == "linux"
     }
 
     /// Checks the engine can run BuildKit builds through the API: a Linux engine (the API
     /// version was checked at connect).
     pub fn require_buildkit(&self) -> Result<(), CliError> {
-        if !self.supports_file_sync() {
+        if !self.is_linux() {
             return Err(CliError::user(format!(
                 "the engine at {} runs {}: BuildKit builds through the API need a Linux engine",
                 self.endpoint.address,
@@ -362,7 +363,7 @@ impl Engine {
             arch: server.arch.clone().unwrap_or_default(),
             image_store: image_store(info.driver_status.as_deref().unwrap_or_default()),
             storage_driver: info.driver.unwrap_or_default(),
-            buildkit_available: self.supports_file_sync(),
+            buildkit_available: self.is_linux(),
             buildkit_version,
             default_builder,
         })
