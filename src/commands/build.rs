@@ -763,7 +763,7 @@ fn describe_transfer(transfer: &TransferSummary) -> String {
         } else {
             "files"
         },
-        super::context::human_bytes(transfer.bytes_sent),
+        crate::progress::human_bytes(transfer.bytes_sent),
         transfer.files_unchanged
     )
 }

@@ -149,20 +149,26 @@ fn render_summary(summary: &ContextSummary, full: bool) -> Vec<String> {
         summary.files,
         summary.dirs,
         summary.symlinks,
-        human_bytes(summary.bytes),
+        crate::progress::human_bytes(summary.bytes),
         summary.bytes
     )];
     if full {
         if !summary.largest_files.is_empty() {
             lines.push("largest files:".into());
             for (path, size) in &summary.largest_files {
-                lines.push(format!("  {:>10}  {path}", human_bytes(*size)));
+                lines.push(format!(
+                    "  {:>10}  {path}",
+                    crate::progress::human_bytes(*size)
+                ));
             }
         }
         if !summary.largest_dirs.is_empty() {
             lines.push("largest directories:".into());
             for (path, size) in &summary.largest_dirs {
-                lines.push(format!("  {:>10}  {path}/", human_bytes(*size)));
+                lines.push(format!(
+                    "  {:>10}  {path}/",
+                    crate::progress::human_bytes(*size)
+                ));
             }
         }
     }
@@ -179,32 +185,4 @@ fn render_summary(summary: &ContextSummary, full: bool) -> Vec<String> {
         }
     }
     lines
-}
-
-/// `1536` -> `1.5 KiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_read_like_people_do() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(600 * 1024 * 1024), "600.0 MiB");
-    }
 }

@@ -371,8 +371,8 @@ impl PushView {
                         " [{}{}] {}/{}",
                         "=".repeat(filled.min(20)),
                         " ".repeat(20 - filled.min(20)),
-                        super::context::human_bytes(current),
-                        super::context::human_bytes(total)
+                        crate::progress::human_bytes(current),
+                        crate::progress::human_bytes(total)
                     )
                 }
                 _ => String::new(),

@@ -241,7 +241,7 @@ fn step_summary(pushed: &[Published], size: Option<u64>, elapsed: Duration) -> S
             "| `{name}` | {} | `{}` | {} | {:.1} s |\n",
             tags.join(", "),
             of_name[0].digest,
-            size.map(super::context::human_bytes)
+            size.map(crate::progress::human_bytes)
                 .unwrap_or_else(|| "?".into()),
             elapsed.as_secs_f64()
         ));

@@ -195,10 +195,33 @@ pub fn reporter(
     }
 }
 
+/// A size as people read it: `1536` -> `1.5 KiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::testing::{self, Captured, SECRET};
     use super::*;
+
+    #[test]
+    fn bytes_read_like_people_do() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(600 * 1024 * 1024), "600.0 MiB");
+    }
 
     use bollard_buildkit_proto::moby::buildkit::v1::{Vertex, VertexWarning};
 
