@@ -456,7 +456,7 @@ impl TemplateValues {
         };
         let mut git_sha = Err(String::new());
         if needs("git_sha") || needs("git_short_sha") {
-            git_sha = crate::labels::git(dir, &["rev-parse", "--verify", "HEAD"])
+            git_sha = crate::git::line(dir, &["rev-parse", "--verify", "HEAD"])
                 .or_else(|| ci_var(env, &["GITHUB_SHA", "CI_COMMIT_SHA", "COMMIT_SHA"]))
                 .ok_or_else(|| {
                     format!(
@@ -468,7 +468,7 @@ impl TemplateValues {
         let mut branch = Err(String::new());
         if needs("branch") {
             // CI checkouts are often detached; the CI's own variable names the branch then.
-            branch = crate::labels::git(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
+            branch = crate::git::line(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
                 .or_else(|| {
                     ci_var(
                         env,

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `org.opencontainers.image.revision`
@@ -23,15 +22,16 @@ pub fn default_labels(context_dir: &Path, now: SystemTime) -> BTreeMap<String, S
     labels.insert(CREATED.to_owned(), rfc3339(now));
     // Two gits at once: each is a few milliseconds of a cached rebuild's few hundred.
     let (revision, remote) = std::thread::scope(|scope| {
-        let remote = scope.spawn(|| git(context_dir, &["remote", "get-url", "origin"]));
-        let revision = git(context_dir, &["rev-parse", "HEAD"]);
+        let remote =
+            scope.spawn(|| crate::git::line(context_dir, &["remote", "get-url", "origin"]));
+        let revision = crate::git::line(context_dir, &["rev-parse", "HEAD"]);
         (revision, remote.join().ok().flatten())
     });
     if let Some(revision) = revision {
         labels.insert(REVISION.to_owned(), revision);
     }
     if let Some(remote) = remote {
-        labels.insert(SOURCE.to_owned(), strip_credentials(&remote));
+        labels.insert(SOURCE.to_owned(), crate::git::remote_for_label(&remote));
     }
     if let Some(version) = pyproject_version(&context_dir.join("pyproject.toml")) {
         labels.insert(VERSION.to_owned(), version);
@@ -47,43 +47,6 @@ pub fn merge(
     let mut merged = defaults;
     merged.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
-}
-
-/// One line of git's output in `dir`, or None (no git, not a repository, no remote). Git gets
-/// only the variables it needs to find itself and its config: never shipimg's secrets.
-pub fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let keep = |name: &str| {
-        matches!(
-            name,
-            "PATH" | "HOME" | "XDG_CONFIG_HOME" | "LANG" | "LC_ALL" | "TZ"
-        ) || name.starts_with("GIT_")
-    };
-    let mut command = Command::new("git");
-    let output = crate::child_env::prepare(&mut command, crate::child_env::Inherit::Only(&keep))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let text = String::from_utf8(output.stdout).ok()?;
-    let line = text.lines().next()?.trim().to_owned();
-    (!line.is_empty()).then_some(line)
-}
-
-/// The remote as a label may show it: without userinfo, query or fragment, where tokens ride
-/// (`https://user:token@github.com/o/r.git`, `https://gitlab.com/o/r.git?private_token=...`)
-/// -> `https://github.com/o/r.git`. scp-style `git@github.com:o/r.git` stays (no secret in it).
-pub fn strip_credentials(url: &str) -> String {
-    let url = crate::leak::userinfo::strip_userinfo(url);
-    if !url.contains("://") {
-        return url.into_owned();
-    }
-    url.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 /// `[project].version`, else `[tool.poetry].version`.
@@ -152,46 +115,6 @@ mod tests {
     }
 
     #[test]
-    fn remote_credentials_are_stripped() {
-        assert_eq!(
-            strip_credentials("https://x-access-token:ghs_abc@github.com/acme/svc.git"),
-            "https://github.com/acme/svc.git"
-        );
-        assert_eq!(
-            strip_credentials("https://github.com/a/b"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(
-            strip_credentials("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
-    }
-
-    /// A token in the remote's query or fragment used to land in the source label, which every
-    /// `docker inspect` and registry UI shows.
-    #[test]
-    fn remote_query_and_fragment_are_stripped() {
-        for (remote, label) in [
-            (
-                "https://gitlab.com/acme/svc.git?private_token=glpat-Zx81kQm2Lp0vNc7aB3",
-                "https://gitlab.com/acme/svc.git",
-            ),
-            (
-                "https://oauth2:glpat-Zx81kQm2Lp0vNc7aB3@gitlab.com/acme/svc.git?ref=main#frag",
-                "https://gitlab.com/acme/svc.git",
-            ),
-            (
-                "https://1a2B3c4D5e6F7g8H9i0J@git.fury.io/acme/svc.git",
-                "https://git.fury.io/acme/svc.git",
-            ),
-            ("https://host?token=abc", "https://host"),
-            ("ssh://git@github.com/a/b.git", "ssh://github.com/a/b.git"),
-        ] {
-            assert_eq!(strip_credentials(remote), label, "{remote}");
-        }
-    }
-
-    #[test]
     fn version_from_either_pyproject_style() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pyproject.toml");
@@ -208,7 +131,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = |args: &[&str]| {
             assert!(
-                Command::new("git")
+                std::process::Command::new("git")
                     .arg("-C")
                     .arg(dir.path())
                     .args(args)

@@ -21,7 +21,8 @@ const LAYERS: &[(&str, &str)] = &[
     ),
     ("redact", "masking secrets in everything printed"),
     // Domain leaves.
-    ("labels", "OCI labels and the git facts they hold"),
+    ("git", "asking git about the project"),
+    ("labels", "the OCI labels put on every image"),
     ("dockerfile", "the Dockerfile model, parsed once"),
     (
         "context",

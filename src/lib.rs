@@ -39,6 +39,7 @@ pub mod credentials;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;
+pub mod git;
 pub mod hex;
 pub mod init;
 pub mod labels;
