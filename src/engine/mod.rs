@@ -5,6 +5,7 @@
 pub mod build;
 pub mod buildkit;
 pub mod endpoint;
+pub mod export;
 pub mod push;
 pub mod stream;
 pub mod transport;

@@ -38,15 +38,12 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
 use crate::context::guard::{self, NameVerdict};
 use crate::engine::Engine;
-use crate::engine::transport::{self, Api};
+use crate::engine::export::{ExportError, ExportReader};
 use crate::leak::forms::{self, strip_line_breaks};
 use crate::leak::shapes::{self, CredentialKind, Detection};
 
@@ -324,55 +321,18 @@ pub async fn scan_image(
     let needles = Needles::new(secrets);
     let api = engine.api().clone();
     let image = image.to_owned();
-    // The whole export is read on one blocking thread that drives its own connection: with the
-    // connection on the shared runtime, every chunk the engine sent cost a cross-thread wake-up,
-    // and those (not the search) were most of the scan's CPU on a machine it shares with the
-    // engine (`bench/scan.sh`).
+    // The export is read on one blocking thread that drives its own connection (see
+    // `engine::export` for why).
     tokio::task::spawn_blocking(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(ScanError::Read)?;
-        let body = runtime.block_on(open_export(&api, &image))?;
-        let reader = BodyReader {
-            runtime,
-            body,
-            current: Bytes::new(),
-        };
+        let reader = ExportReader::open(&api, &image).map_err(|err| match err {
+            ExportError::NoSuchImage { image } => ScanError::NoSuchImage { image },
+            ExportError::Runtime(err) => ScanError::Read(err),
+            ExportError::Failed { image, message } => ScanError::Export { image, message },
+        })?;
         scan_with(reader, &needles, &options, threads)
     })
     .await
     .map_err(|err| ScanError::Read(io::Error::other(err)))?
-}
-
-/// `GET /images/get?names=IMAGE`: the `docker save` stream of one image.
-async fn open_export(api: &Api, image: &str) -> Result<Incoming, ScanError> {
-    let path = format!("/images/get?names={}", transport::query_escape(image));
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, "docker")
-        .body(Empty::<Bytes>::new())
-        .map_err(|err| ScanError::Read(io::Error::other(err)))?;
-    let export = |message: String| ScanError::Export {
-        image: image.to_owned(),
-        message,
-    };
-    let response = api.send(request).await.map_err(|err| {
-        export(format!(
-            "cannot reach the engine at {}: {err}",
-            api.address()
-        ))
-    })?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response.into_body());
-    }
-    if status == hyper::StatusCode::NOT_FOUND {
-        return Err(ScanError::NoSuchImage {
-            image: image.to_owned(),
-        });
-    }
-    let (status, message) = transport::refusal(response).await;
-    Err(export(format!("{message} ({status})")))
 }
 
 /// Scans a `docker save` archive read from `reader`; see the [module docs](self).
@@ -385,34 +345,6 @@ pub fn scan_save_stream<R: Read>(
     threads: usize,
 ) -> Result<ScanReport, ScanError> {
     scan_with(reader, &Needles::new(secrets), options, threads)
-}
-
-/// The export's body as a blocking [`Read`], driven by the runtime that owns its connection.
-struct BodyReader {
-    runtime: tokio::runtime::Runtime,
-    body: Incoming,
-    current: Bytes,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.runtime.block_on(self.body.frame()) {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.current = data;
-                    }
-                }
-                Some(Err(err)) => {
-                    return Err(io::Error::other(format!("the export stream broke: {err}")));
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
 }
 
 /// Every form of every secret, in one automaton. The shape detectors' anchors have their own
