@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use crate::common::{
     ImageGuard, Outcome, Sandbox, build_lock, github_outputs, index_password, repo_root,
 };
-use crate::push::{registry_digest, repository};
+use crate::registry::{registry_digest, repository};
 
 /// Every scalar in a YAML file of the block style action.yml is written in, by its path
 /// (`inputs.version.default`, `runs.steps.1.env.INPUT_TAGS`), with block scalars (`|`, `>`)

@@ -12,11 +12,12 @@ use std::process::Command;
 
 use shipimg::engine::version::{ApiVersion, SHIPIMG_API};
 
+use crate::common::build_push;
 use crate::common::{
     ImageGuard, Outcome, Sandbox, build_lock, busybox, shipimg, unique_image, write,
 };
 use crate::http_server::{Reply, TestServer};
-use crate::push::{build_push, registry_digest, repository};
+use crate::registry::{registry_digest, repository};
 use recording_proxy::RecordingProxy;
 
 /// The one request that may go without a version: the negotiation.

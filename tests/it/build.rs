@@ -1,23 +1,15 @@
 //! `shipimg build` against the sandbox engine: the example project with its netrc secret,
 //! `--secret` forms, failures, cancellation, progress output, and parity with the engine's CLI.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
     ImageGuard, Outcome, Sandbox, build_lock, busybox, github_outputs, image_mentions,
-    image_paths_under_ctx, index_password, interrupt, repo_root, shipimg, unique_image, write,
+    image_paths_under_ctx, index_password, interrupt, repo_root, shipimg, shipimg_build,
+    unique_image, write,
 };
 use crate::sandbox::EXAMPLE_OUTPUT;
-
-/// `shipimg build` pointed at the sandbox engine.
-fn shipimg_build(home: &Path) -> Command {
-    let mut cmd = shipimg(home);
-    cmd.env("DOCKER_HOST", Sandbox::get().docker_host())
-        .arg("build");
-    cmd
-}
 
 #[test]
 fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {

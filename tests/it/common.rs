@@ -518,6 +518,38 @@ pub fn github_outputs(text: &str) -> std::collections::BTreeMap<String, String> 
     outputs
 }
 
+/// `shipimg build` pointed at the sandbox engine.
+pub fn shipimg_build(home: &Path) -> Command {
+    let mut cmd = shipimg(home);
+    cmd.env("DOCKER_HOST", Sandbox::get().docker_host())
+        .arg("build");
+    cmd
+}
+
+/// `shipimg` against the sandbox engine, with the sandbox registry's login in the environment.
+pub fn with_registry_login(home: &Path) -> Command {
+    let sandbox = Sandbox::get();
+    let mut cmd = shipimg(home);
+    cmd.env("DOCKER_HOST", sandbox.docker_host())
+        .env(
+            "SHIPIMG_REGISTRY_USERNAME",
+            sandbox.var("SANDBOX_REGISTRY_USERNAME"),
+        )
+        .env("SHIPIMG_REGISTRY_PASSWORD", registry_password(sandbox));
+    cmd
+}
+
+/// `shipimg build --push` of a small project, with the sandbox registry's login in the
+/// environment.
+pub fn build_push(dir: &Path, home: &Path, tags: &[&str]) -> Command {
+    let mut cmd = with_registry_login(home);
+    cmd.current_dir(dir).args(["build", "--push"]);
+    for tag in tags {
+        cmd.args(["-t", tag]);
+    }
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    ImageGuard, Outcome, Sandbox, build_lock, busybox, interrupt, shipimg, unique_image, write,
+    ImageGuard, Outcome, Sandbox, build_lock, busybox, interrupt, shipimg_build, unique_image,
+    write,
 };
 
 /// A Dockerfile that copies the whole context to `/ctx`.
@@ -21,12 +22,10 @@ fn write_copying_dockerfile(dir: &Path) {
     );
 }
 
-/// `shipimg build` on the sandbox engine, with plain progress.
-fn shipimg_build(home: &Path, dir: &Path) -> Command {
-    let mut cmd = shipimg(home);
-    cmd.env("DOCKER_HOST", Sandbox::get().docker_host())
-        .current_dir(dir)
-        .args(["build", "--progress", "plain"]);
+/// `shipimg build` on the sandbox engine in `dir`, with plain progress.
+fn plain_build_in(home: &Path, dir: &Path) -> Command {
+    let mut cmd = shipimg_build(home);
+    cmd.current_dir(dir).args(["--progress", "plain"]);
     cmd
 }
 
@@ -115,7 +114,7 @@ fn sync_tar_and_the_docker_cli_copy_identical_trees() {
     ]))
     .success();
     for (transfer, tag) in [("tar", &tags[1]), ("sync", &tags[2])] {
-        Outcome::of(shipimg_build(home.path(), dir.path()).args([
+        Outcome::of(plain_build_in(home.path(), dir.path()).args([
             "-f",
             "build/Dockerfile",
             "--context-transfer",
@@ -151,7 +150,7 @@ fn rebuilds_send_only_the_files_that_changed() {
     let _guard = ImageGuard::new([tag.clone()]);
     let build = || {
         Outcome::of(
-            shipimg_build(home.path(), dir.path())
+            plain_build_in(home.path(), dir.path())
                 .args(["-t", &tag, "--metadata-file"])
                 .arg(&meta),
         )
@@ -213,7 +212,7 @@ fn two_builds_of_one_context_at_once_both_succeed() {
         .into_iter()
         .map(|who| {
             let tag = unique_image(&format!("fs-concurrent-{who}"));
-            let mut cmd = shipimg_build(home.path(), dir.path());
+            let mut cmd = plain_build_in(home.path(), dir.path());
             cmd.args([
                 "--no-cache",
                 "--build-arg",
@@ -258,7 +257,7 @@ fn interrupt_during_the_transfer_cancels_the_build() {
     let home = tempfile::tempdir().unwrap();
     let tag = unique_image("fs-cancel");
     let _guard = ImageGuard::new([tag.clone()]);
-    let mut child = shipimg_build(home.path(), dir.path())
+    let mut child = plain_build_in(home.path(), dir.path())
         .args(["-t", &tag])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::common::{
     ImageGuard, Outcome, Sandbox, build_lock, git_commit, index_password, repo_root, shipimg,
 };
-use crate::push::{registry_digest, repository};
+use crate::registry::{registry_digest, repository};
 
 /// Copies `tests/fixtures/projects/<kind>` into a fresh directory.
 fn fixture_copy(kind: &str) -> tempfile::TempDir {

@@ -3,11 +3,11 @@
 //! Each asserts on what reached the registry.
 
 use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, shipimg, write};
-use crate::push::{registry_digest, repository};
+use crate::registry::{registry_digest, repository};
 
 /// `shipimg build --push -t TAG --progress plain` of `dir`, with the sandbox registry's login.
 fn build_push(dir: &std::path::Path, home: &std::path::Path, tag: &str) -> std::process::Command {
-    let mut cmd = crate::push::build_push(dir, home, &[tag]);
+    let mut cmd = crate::common::build_push(dir, home, &[tag]);
     cmd.args(["--progress", "plain"]);
     cmd
 }

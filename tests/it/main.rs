@@ -4,6 +4,8 @@
 
 #[path = "support/http_server.rs"]
 mod http_server;
+#[path = "support/registry.rs"]
+mod registry;
 #[path = "support/wheel.rs"]
 mod wheel;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, git_commit, repo_root, shipimg_at};
-use crate::push::{registry_digest, repository};
+use crate::registry::{registry_digest, repository};
 use crate::wheel::{InstalledWheel, built_wheel};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");

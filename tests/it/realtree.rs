@@ -7,8 +7,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::common::build_push;
 use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, shipimg, write};
-use crate::push::{build_push, registry_digest, registry_tags, repository};
+use crate::registry::{registry_digest, registry_tags, repository};
 
 const SP: &str = "opt/venv/lib/python3.11/site-packages";
 
