@@ -3,12 +3,12 @@
 //! never clap types.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg, PushArgs};
-use crate::config::{ConfigSource, Project, TemplateValues, check_image};
+use crate::config::{ConfigSource, Project, ProjectConfig, TemplateValues, check_image};
 use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
@@ -323,12 +323,6 @@ impl BuildSettings {
             scan: true,
             scan_allow: allow,
         });
-        // The config's Dockerfile is relative to the config's directory, as the context is.
-        let dockerfile = match (&args.file, from_env("SHIPIMG_DOCKERFILE")) {
-            (Some(file), _) => Some(file.clone()),
-            (None, Some(file)) => Some(PathBuf::from(file)),
-            (None, None) => config.dockerfile.as_ref().map(|f| args.path.join(f)),
-        };
         let network = match (args.network, from_env("SHIPIMG_NETWORK")) {
             (Some(mode), _) => Some(
                 match mode {
@@ -361,11 +355,13 @@ impl BuildSettings {
             None => config.index_urls.clone().unwrap_or_default(),
         };
         Ok(Self {
-            context: ContextOptions {
-                dir: args.path.clone(),
-                dockerfile,
-                allow_files: args.allow_context_file.clone(),
-            },
+            context: context_options(
+                &args.path,
+                args.file.as_deref(),
+                &args.allow_context_file,
+                env,
+                config,
+            ),
             image,
             tags,
             build_args,
@@ -398,6 +394,31 @@ impl BuildSettings {
                 Some(crate::cli::ContextTransferArg::Sync) | None => ContextTransfer::Sync,
             },
         })
+    }
+}
+
+/// The context `build` stages and `shipimg context` shows: the directory, and the Dockerfile
+/// from `-f`, else `SHIPIMG_DOCKERFILE`, else the config's `dockerfile` (relative to the
+/// config's directory, as the context is).
+pub fn context_options(
+    dir: &Path,
+    file: Option<&Path>,
+    allow_files: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+    config: &ProjectConfig,
+) -> ContextOptions {
+    let dockerfile = match (
+        file,
+        env("SHIPIMG_DOCKERFILE").filter(|v| !v.trim().is_empty()),
+    ) {
+        (Some(file), _) => Some(file.to_owned()),
+        (None, Some(file)) => Some(PathBuf::from(file)),
+        (None, None) => config.dockerfile.as_ref().map(|f| dir.join(f)),
+    };
+    ContextOptions {
+        dir: dir.to_owned(),
+        dockerfile,
+        allow_files: allow_files.to_vec(),
     }
 }
 
@@ -595,6 +616,23 @@ mod tests {
 
         let s = build_in(&["--image", "flag.example/y"], &env, &p).unwrap();
         assert_eq!(s.tags[1], "flag.example/y:env");
+    }
+
+    #[test]
+    fn the_context_command_and_build_pick_the_same_dockerfile() {
+        let project = project("dockerfile = \"docker/Dockerfile\"\n");
+        let env = |name: &str| (name == "SHIPIMG_DOCKERFILE").then(|| "Env.Dockerfile".to_owned());
+        let no_env = |_: &str| None;
+        let dir = Path::new("ctx");
+        let pick = |file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>| {
+            context_options(dir, file, &[], env, &project.config).dockerfile
+        };
+        assert_eq!(
+            pick(None, &no_env),
+            Some(PathBuf::from("ctx/docker/Dockerfile"))
+        );
+        assert_eq!(pick(None, &env), Some(PathBuf::from("Env.Dockerfile")));
+        assert_eq!(pick(Some(Path::new("F")), &env), Some(PathBuf::from("F")));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::cli::{ContextArgs, OutputFormat};
 use crate::context::archive::{self, ContextSummary};
 use crate::context::walk::Notice;
-use crate::context::{ContextError, ContextOptions, ContextPlan};
+use crate::context::{ContextError, ContextPlan};
 use crate::error::{CliError, ExitStatus};
 use crate::lint::Rule;
 use crate::printer::Printer;
@@ -19,11 +19,16 @@ enum Output {
 
 /// Plans the context, then summarises it or writes its tar.
 pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let options = ContextOptions {
-        dir: args.path.clone(),
-        dockerfile: args.file.clone(),
-        allow_files: args.allow_context_file.clone(),
-    };
+    // The same context `build` would stage: its Dockerfile from -f, SHIPIMG_DOCKERFILE or the
+    // project config.
+    let project = crate::config::load(&args.path)?;
+    let options = crate::settings::context_options(
+        &args.path,
+        args.file.as_deref(),
+        &args.allow_context_file,
+        &|name| std::env::var(name).ok(),
+        &project.config,
+    );
     let output = args.output.as_ref().map(|path| {
         if path.as_os_str() == "-" {
             Output::Stdout

@@ -326,6 +326,65 @@ fn copying_a_netrc_is_refused_before_anything_runs() {
     assert!(!output.exists(), "nothing half-done is left behind");
 }
 
+/// `shipimg context` shows the context `build` would stage: the Dockerfile comes from `-f`, else
+/// `SHIPIMG_DOCKERFILE`, else the project config, as for `build`.
+#[test]
+fn context_takes_the_dockerfile_from_the_environment_and_the_config_like_build() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(
+        dir.path(),
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY app.py /\n"),
+            ("app.py", "x"),
+            (
+                "docker/Dockerfile",
+                "FROM scratch\nCOPY .netrc /root/.netrc\n",
+            ),
+            (
+                "env.Dockerfile",
+                "FROM scratch\nCOPY .netrc /home/app/.netrc\n",
+            ),
+            (
+                "pyproject.toml",
+                "[project]\nname = \"svc\"\nversion = \"1\"\n\n[tool.shipimg]\ndockerfile = \"docker/Dockerfile\"\n",
+            ),
+        ],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let context = || {
+        let mut cmd = shipimg(home.path());
+        cmd.current_dir(dir.path()).arg("context");
+        cmd
+    };
+    let first_line = |out: &Outcome| out.stderr.lines().next().unwrap_or_default().to_owned();
+    // The config's Dockerfile copies a netrc: refused, and named.
+    let out = Outcome::of(&mut context()).code(1);
+    assert!(
+        first_line(&out).starts_with(
+            "error: Dockerfile:2: [SL001 copy-credential-final] `COPY .netrc /root/.netrc`"
+        ),
+        "{out}"
+    );
+    // The environment beats the config.
+    let out = Outcome::of(context().env("SHIPIMG_DOCKERFILE", "env.Dockerfile")).code(1);
+    assert!(
+        first_line(&out).contains("`COPY .netrc /home/app/.netrc`"),
+        "{out}"
+    );
+    // And `-f` beats both: the clean Dockerfile stages the context.
+    let out = Outcome::of(
+        context()
+            .env("SHIPIMG_DOCKERFILE", "env.Dockerfile")
+            .args(["-f", "Dockerfile"]),
+    )
+    .success();
+    assert!(
+        out.stdout
+            .starts_with("5 files, 1 directories, 0 symlinks,"),
+        "{out}"
+    );
+}
+
 #[test]
 fn invalid_ignore_pattern_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
