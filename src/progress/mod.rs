@@ -11,6 +11,12 @@
 //! - `json`: one JSON event per line on stdout, for scripts (schema in [`json`]);
 //! - `quiet`: only the image id, on stdout.
 //!
+//! A push is shown the same way, by a [`PushReporter`] ([`push_reporter`]) driven by the
+//! publish events: a live region per tag on a terminal, `push ...` lines, JSON events, or
+//! nothing. On a terminal both live views draw through one [`live::LiveRegion`], which keeps
+//! their lines from wrapping; [`Terminal::detect`] is the one place that reads `TERM=dumb`,
+//! `NO_COLOR` and the terminal's size.
+//!
 //! Secrets never reach the output: the [`Redactor`] masks them as text enters the state, every
 //! other string a reporter prints goes through it, and the sinks pass through it once more.
 //! When the build fails, [`BuildState::failure`] gives the failing step and its last lines
@@ -22,7 +28,9 @@ use std::io::{IsTerminal, Write};
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
 pub mod json;
+mod live;
 mod plain;
+mod push;
 mod quiet;
 mod state;
 mod tty;
@@ -32,6 +40,7 @@ mod testing;
 
 use crate::redact::Redactor;
 
+pub use push::{PushReporter, push_reporter};
 pub use state::{BuildState, FailedStep, KEPT_LOG_LINES, LogLine, LogStream};
 
 /// How build progress is shown (`--progress`).
@@ -140,15 +149,11 @@ impl Terminal {
             }
         };
         // The real size first; COLUMNS and LINES where the terminal cannot say.
-        let size = terminal_size::terminal_size_of(std::io::stderr());
+        let size = stderr_size();
         Self {
             is_terminal: std::io::stderr().is_terminal() && !dumb,
-            columns: size
-                .map(|(w, _)| usize::from(w.0))
-                .or_else(|| number("COLUMNS")),
-            lines: size
-                .map(|(_, h)| usize::from(h.0))
-                .or_else(|| number("LINES")),
+            columns: size.map(|(w, _)| w).or_else(|| number("COLUMNS")),
+            lines: size.map(|(_, h)| h).or_else(|| number("LINES")),
             color,
         }
     }
@@ -164,6 +169,32 @@ impl Terminal {
     }
 }
 
+/// The size of the terminal on stderr now, `(columns, lines)`, if it is one: live views ask
+/// before every frame, so that they follow a resize.
+fn stderr_size() -> Option<(usize, usize)> {
+    terminal_size::terminal_size_of(std::io::stderr())
+        .map(|(w, h)| (usize::from(w.0), usize::from(h.0)))
+}
+
+/// What a live view on `terminal` asks for its size before each frame: the real terminal's,
+/// when stderr is one.
+fn size_probe(terminal: Terminal) -> Option<live::SizeProbe> {
+    terminal
+        .is_terminal
+        .then(|| Box::new(stderr_size) as live::SizeProbe)
+}
+
+impl ProgressMode {
+    /// `Auto` made `Tty` or `Plain` for `terminal`; the other modes as they are.
+    fn resolve(self, terminal: Terminal) -> Self {
+        match self {
+            ProgressMode::Auto if terminal.is_terminal => ProgressMode::Tty,
+            ProgressMode::Auto => ProgressMode::Plain,
+            other => other,
+        }
+    }
+}
+
 /// The reporter for `mode`, writing to `sinks` and masking the secrets `redactor` knows.
 pub fn reporter(
     mode: ProgressMode,
@@ -171,18 +202,19 @@ pub fn reporter(
     terminal: Terminal,
     sinks: Sinks,
 ) -> Box<dyn Reporter> {
-    let mode = match mode {
-        ProgressMode::Auto if terminal.is_terminal => ProgressMode::Tty,
-        ProgressMode::Auto => ProgressMode::Plain,
-        other => other,
-    };
-    match mode {
-        ProgressMode::Tty => Box::new(tty::TtyReporter::new(
-            redactor,
-            sinks.stderr,
-            tty::TtyOptions::from_terminal(terminal),
-            Box::new(tty::SystemClock),
-        )),
+    match mode.resolve(terminal) {
+        ProgressMode::Tty => {
+            let reporter = tty::TtyReporter::new(
+                redactor,
+                sinks.stderr,
+                tty::TtyOptions::from_terminal(terminal),
+                Box::new(tty::SystemClock),
+            );
+            Box::new(match size_probe(terminal) {
+                Some(probe) => reporter.with_size_probe(probe),
+                None => reporter,
+            })
+        }
         ProgressMode::Auto | ProgressMode::Plain => {
             Box::new(plain::PlainReporter::new(redactor, sinks.stderr))
         }

@@ -309,3 +309,96 @@ impl Clock for FakeClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// A terminal as far as the live views use one: it wraps at its width, keeps what scrolls off
+/// the top as scrollback, and understands cursor up, carriage return, and clearing to the end
+/// of the line or screen (other escape sequences are ignored). A line feed also returns the
+/// carriage, as a terminal's line discipline makes it. What a person would see, for tests.
+pub(crate) struct Screen {
+    width: usize,
+    height: usize,
+    rows: Vec<Vec<char>>,
+    row: usize,
+    col: usize,
+}
+
+impl Screen {
+    pub(crate) fn new(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            rows: vec![Vec::new()],
+            row: 0,
+            col: 0,
+        }
+    }
+
+    /// Writes `text` to the terminal.
+    pub(crate) fn feed(mut self, text: &str) -> Self {
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\x1b' if chars.peek() == Some(&'[') => {
+                    chars.next();
+                    let mut params = String::new();
+                    let mut end = ' ';
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            end = c;
+                            break;
+                        }
+                        params.push(c);
+                    }
+                    self.escape(&params, end);
+                }
+                '\n' => self.line_feed(),
+                '\r' => self.col = 0,
+                c => {
+                    if self.col == self.width {
+                        self.line_feed();
+                    }
+                    let line = &mut self.rows[self.row];
+                    if line.len() <= self.col {
+                        line.resize(self.col + 1, ' ');
+                    }
+                    line[self.col] = c;
+                    self.col += 1;
+                }
+            }
+        }
+        self
+    }
+
+    fn line_feed(&mut self) {
+        self.row += 1;
+        self.col = 0;
+        if self.rows.len() == self.row {
+            self.rows.push(Vec::new());
+        }
+    }
+
+    fn escape(&mut self, params: &str, end: char) {
+        match end {
+            'A' => {
+                // The cursor cannot leave the screen for the scrollback.
+                let top = self.rows.len().saturating_sub(self.height);
+                let n = params.parse().unwrap_or(1);
+                self.row = self.row.saturating_sub(n).max(top);
+            }
+            'K' => self.rows[self.row].truncate(self.col),
+            'J' => {
+                self.rows[self.row].truncate(self.col);
+                self.rows.truncate(self.row + 1);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every row, scrollback first, without trailing blanks; the last is the cursor's.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|row| row.iter().collect::<String>().trim_end().to_owned())
+            .collect()
+    }
+}

@@ -14,7 +14,12 @@
 //! drawn at most every 100 ms, on messages or on [`Reporter::tick`]. Completed steps show the
 //! engine's durations; running ones count on the local clock, which tests replace. When the
 //! frame is taller than the terminal, completed steps scroll off first. The final frame, drawn
-//! by [`Reporter::finish`], lists every step and stays on screen.
+//! by [`Reporter::finish`], lists every step and stays on screen. The frame is drawn in a
+//! [`LiveRegion`], which keeps it from wrapping and follows resizes.
+//!
+//! Warnings and the engine's text lines are printed above the view. Text that arrives once
+//! every step has completed (Docker 20.10's `Successfully tagged ...`) waits for the final
+//! frame and follows it, so that it reads in the order it happened.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -22,26 +27,20 @@ use std::time::{Duration, Instant};
 use anstyle::{AnsiColor, Style};
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
+use super::live::{LiveRegion, SizeProbe};
 use super::state::{BuildState, Nanos, Step, secs};
 use super::{Outcome, Reporter, Terminal};
-use crate::redact::{RedactingWriter, Redactor};
+use crate::redact::Redactor;
 
-/// Minimum time between two frames.
-const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 /// How many of a running step's last log lines the view shows.
 const LOG_LINES_SHOWN: usize = 6;
-
-const HIDE_CURSOR: &str = "\x1b[?25l";
-const SHOW_CURSOR: &str = "\x1b[?25h";
-/// Clears from the cursor to the end of the line.
-const CLEAR_LINE: &str = "\x1b[K";
-/// Clears from the cursor to the end of the screen.
-const CLEAR_BELOW: &str = "\x1b[J";
 
 const DONE: Style = AnsiColor::Blue.on_default();
 const FAILED: Style = AnsiColor::Red.on_default();
 const CANCELED: Style = AnsiColor::Yellow.on_default();
 const LOG: Style = Style::new().dimmed();
+/// As the printer shows the word `warning`.
+pub(crate) const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
 /// Where the live view gets the time.
 pub(crate) trait Clock: Send {
@@ -89,15 +88,16 @@ struct Row {
 pub(crate) struct TtyReporter {
     state: BuildState,
     redactor: Redactor,
-    out: RedactingWriter<Box<dyn Write + Send>>,
+    region: LiveRegion,
     clock: Box<dyn Clock>,
     options: TtyOptions,
     start: Instant,
     /// An engine time and the local instant it corresponds to, for running timers.
     anchor: Option<(Nanos, Instant)>,
-    last_frame: Option<Instant>,
-    /// Lines of the frame on screen, which the next frame overwrites.
-    drawn: usize,
+    /// The engine's text that arrived after the last step completed, for after the final frame.
+    held: Vec<String>,
+    /// Whether the final frame is on screen: nothing is drawn after it.
+    finished: bool,
 }
 
 impl TtyReporter {
@@ -109,15 +109,21 @@ impl TtyReporter {
     ) -> Self {
         Self {
             state: BuildState::new(redactor.clone()),
-            out: RedactingWriter::new(out, redactor.clone()),
+            region: LiveRegion::new(out, redactor.clone(), (options.width, options.height), None),
             redactor,
             start: clock.now(),
             clock,
             options,
             anchor: None,
-            last_frame: None,
-            drawn: 0,
+            held: Vec::new(),
+            finished: false,
         }
+    }
+
+    /// Asks `probe` for the terminal's size before each frame, so that a resize is followed.
+    pub(crate) fn with_size_probe(mut self, probe: SizeProbe) -> Self {
+        self.region.set_probe(probe);
+        self
     }
 
     /// Seconds from an engine time to `now`, on the local clock.
@@ -260,51 +266,33 @@ impl TtyReporter {
         }
     }
 
-    /// Overwrites the frame on screen with a new one.
+    /// Overwrites the frame on screen with a new one, laid out for the terminal's size now.
     fn draw(&mut self, all: bool) {
+        let (width, height) = self.region.size();
+        self.options.width = width.max(30);
+        self.options.height = height.max(6);
         let lines = self.frame(all);
-        let mut buf = String::from(HIDE_CURSOR);
-        buf.push_str(&self.cursor_to_top());
-        for line in &lines {
-            buf.push_str(line);
-            buf.push_str(CLEAR_LINE);
-            buf.push('\n');
-        }
-        buf.push_str(CLEAR_BELOW);
-        buf.push_str(SHOW_CURSOR);
-        let _ = self.out.write_all(buf.as_bytes());
-        let _ = self.out.flush();
-        self.drawn = lines.len();
-        self.last_frame = Some(self.clock.now());
+        self.region.draw(&lines, self.clock.now());
     }
 
     fn draw_if_due(&mut self) {
-        let due = self
-            .last_frame
-            .is_none_or(|last| self.clock.now().saturating_duration_since(last) >= FRAME_INTERVAL);
-        if due {
+        if self.region.is_due(self.clock.now()) {
             self.draw(false);
-        }
-    }
-
-    /// Moves the cursor to where the frame on screen starts.
-    fn cursor_to_top(&self) -> String {
-        if self.drawn == 0 {
-            String::new()
-        } else {
-            format!("\x1b[{}A\r", self.drawn)
         }
     }
 
     /// Prints a line above the live view, which is drawn again below it.
     fn print_above(&mut self, line: &str) {
-        let mut buf = self.cursor_to_top();
-        buf.push_str(CLEAR_BELOW);
-        buf.push_str(&self.redactor.redact(line));
-        buf.push('\n');
-        let _ = self.out.write_all(buf.as_bytes());
-        self.drawn = 0;
-        self.draw(false);
+        self.region.print_above(&self.redactor.redact(line));
+        if !self.finished {
+            self.draw(false);
+        }
+    }
+
+    /// Whether every step announced so far has completed: the build is exporting or done.
+    fn all_completed(&self) -> bool {
+        let announced = self.state.announced();
+        announced > 0 && self.state.completed() == announced
     }
 }
 
@@ -389,21 +377,33 @@ impl Reporter for TtyReporter {
     }
 
     fn stream_line(&mut self, line: &str) {
-        self.print_above(line);
+        if self.all_completed() {
+            self.held.push(line.to_owned());
+        } else {
+            self.print_above(line);
+        }
     }
 
     fn warning(&mut self, message: &str) {
-        self.print_above(&format!("warning: {message}"));
+        let label = self.paint("warning".into(), Some(WARN));
+        self.print_above(&format!("{label}: {message}"));
     }
 
     fn tick(&mut self) {
-        self.draw_if_due();
+        if !self.finished {
+            self.draw_if_due();
+        }
     }
 
     fn finish(&mut self, _outcome: &Outcome) {
         // The outcome is the build command's to print (with the failed step's excerpt).
         let _ = self.state.finish();
         self.draw(true);
+        self.region.forget();
+        self.finished = true;
+        for line in std::mem::take(&mut self.held) {
+            self.print_above(&line);
+        }
     }
 
     fn state(&self) -> &BuildState {
@@ -413,7 +413,8 @@ impl Reporter for TtyReporter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{self, Captured, FakeClock};
+    use super::super::live::{CLEAR_BELOW, HIDE_CURSOR};
+    use super::super::testing::{self, Captured, FakeClock, Screen};
     use super::*;
 
     const OPTIONS: TtyOptions = TtyOptions {
@@ -554,16 +555,74 @@ mod tests {
     #[test]
     fn stream_lines_go_above_the_view() {
         let (mut reporter, out, _clock) = reporter(OPTIONS);
-        reporter.status(&testing::successful_build()[0]);
-        reporter.stream_line("Successfully tagged app:dev");
+        let messages = testing::successful_build();
+        reporter.status(&messages[0]);
+        reporter.status(&messages[1]);
+        let drawn = frames(&out).pop().unwrap().lines().count();
+        reporter.stream_line("a line from the engine");
         let text = out.text();
-        let line = text.find("Successfully tagged").unwrap();
+        let line = text.find("a line from the engine").unwrap();
         // The old frame was cleared first and a new one follows.
         assert!(
-            text[..line].ends_with(&format!("\x1b[3A\r{CLEAR_BELOW}")),
+            text[..line].ends_with(&format!("\x1b[{drawn}A\r{CLEAR_BELOW}")),
             "{text:?}"
         );
         assert!(text[line..].contains("[+] Building"));
+    }
+
+    /// Docker 20.10 sends `Successfully tagged` after the last step: it used to be printed
+    /// above the view, so that the final `FINISHED` frame came after it.
+    #[test]
+    fn text_after_the_last_step_follows_the_final_frame() {
+        let (mut reporter, out, _clock) = reporter(OPTIONS);
+        for message in testing::successful_build() {
+            reporter.status(&message);
+        }
+        reporter.warning("a warning while the build runs");
+        reporter.stream_line("Successfully tagged app:dev");
+        reporter.finish(&Outcome::Built {
+            image_id: testing::IMAGE_ID.into(),
+            reference: Some("app:dev".into()),
+        });
+        let lines = Screen::new(OPTIONS.width, OPTIONS.height)
+            .feed(&out.text())
+            .lines();
+        let at = |needle: &str| {
+            let found: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].contains(needle))
+                .collect();
+            assert_eq!(found.len(), 1, "{needle}: {lines:#?}");
+            found[0]
+        };
+        let warning = at("warning: a warning while the build runs");
+        let finished = at("FINISHED");
+        let tagged = at("Successfully tagged app:dev");
+        assert!(warning < finished && finished < tagged, "{lines:#?}");
+        assert_eq!(tagged, lines.len() - 2, "{lines:#?}");
+    }
+
+    #[test]
+    fn a_resize_is_followed_at_the_next_frame() {
+        let size = std::sync::Arc::new(std::sync::Mutex::new((100, 30)));
+        let probe_size = std::sync::Arc::clone(&size);
+        let (reporter, out, clock) = reporter(OPTIONS);
+        let mut reporter =
+            reporter.with_size_probe(Box::new(move || Some(*probe_size.lock().unwrap())));
+        let messages = testing::failing_build();
+        for message in &messages[..messages.len() - 1] {
+            clock.advance(Duration::from_millis(200));
+            reporter.status(message);
+        }
+        *size.lock().unwrap() = (50, 30);
+        clock.advance(Duration::from_millis(200));
+        reporter.status(&messages[messages.len() - 1]);
+        reporter.finish(&Outcome::Failed {
+            message: String::new(),
+        });
+        let last = frames(&out).pop().unwrap();
+        for line in last.lines() {
+            assert!(line.chars().count() < 50, "{line:?}");
+        }
     }
 
     #[test]
