@@ -3,8 +3,7 @@
 //! scripts (`-q`: `name@sha256:...` lines), and through [`super::results`] `--metadata-file` and
 //! GitHub Actions.
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cli::PushArgs;
 use crate::credentials::held::{self, Held, ShownName};
@@ -12,9 +11,9 @@ use crate::credentials::index::IndexEnv;
 use crate::credentials::registry::ResolvedLogin;
 use crate::engine::Engine;
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
-use crate::engine::push::PushEvent;
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
+use crate::progress::{ProgressMode, Sinks, Terminal};
 use crate::publish::{LocalIdentity, PublishEvent, Published, publish};
 use crate::session::filesync::TransferSummary;
 use crate::settings::{GlobalSettings, ProgressSetting, PushSettings};
@@ -145,7 +144,12 @@ pub async fn push_and_report(
     let api = engine.api();
     let started = Instant::now();
     let var = |name: &str| std::env::var(name).ok();
-    let mut view = PushView::new(settings.progress);
+    let mut view = crate::progress::push_reporter(
+        progress_mode(settings.progress),
+        crate::redact::current(),
+        Terminal::detect(),
+        Sinks::std(),
+    );
     let mut pushed: Vec<Published> = Vec::new();
     let mut failed: Vec<(String, CliError)> = Vec::new();
     // Each image's config digest, once the registry has given it for one of its tags.
@@ -172,7 +176,7 @@ pub async fn push_and_report(
                 pushed.push(published);
             }
             Err(err) => {
-                view.failed(reference, &err);
+                view.failed(reference, err.message());
                 failed.push((reference.clone(), err));
             }
         }
@@ -262,215 +266,13 @@ async fn local_identity(engine: &Engine, reference: &str, image: &LocalImage) ->
     }
 }
 
-/// Shows the pushes: lines in plain mode, a redrawn per-layer view in tty mode, events in json
-/// mode, nothing in quiet mode.
-struct PushView {
-    mode: ProgressSetting,
-    layers: Vec<LayerLine>,
-    drawn: usize,
-    last_draw: Option<Instant>,
-}
-
-struct LayerLine {
-    reference: String,
-    id: String,
-    status: String,
-    current: Option<u64>,
-    total: Option<u64>,
-}
-
-impl PushView {
-    fn new(mode: ProgressSetting) -> Self {
-        let mode = match mode {
-            ProgressSetting::Auto if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
-                ProgressSetting::Tty
-            }
-            ProgressSetting::Auto => ProgressSetting::Plain,
-            other => other,
-        };
-        Self {
-            mode,
-            layers: Vec::new(),
-            drawn: 0,
-            last_draw: None,
-        }
+/// The `--progress` setting as the progress module's mode.
+pub(crate) fn progress_mode(setting: ProgressSetting) -> ProgressMode {
+    match setting {
+        ProgressSetting::Auto => ProgressMode::Auto,
+        ProgressSetting::Tty => ProgressMode::Tty,
+        ProgressSetting::Plain => ProgressMode::Plain,
+        ProgressSetting::Json => ProgressMode::Json,
+        ProgressSetting::Quiet => ProgressMode::Quiet,
     }
-
-    fn event(&mut self, event: &PublishEvent) {
-        match self.mode {
-            ProgressSetting::Quiet => {}
-            ProgressSetting::Json => json_event(event),
-            ProgressSetting::Plain | ProgressSetting::Auto => plain_event(event),
-            ProgressSetting::Tty => self.tty_event(event),
-        }
-    }
-
-    fn failed(&mut self, reference: &str, err: &CliError) {
-        if self.mode == ProgressSetting::Json {
-            emit_json(serde_json::json!({
-                "type": "push-failed", "reference": reference, "error": err.message(),
-            }));
-        }
-    }
-
-    fn tty_event(&mut self, event: &PublishEvent) {
-        match event {
-            PublishEvent::Push {
-                reference,
-                event:
-                    PushEvent::Layer {
-                        id,
-                        status,
-                        current,
-                        total,
-                    },
-            } => {
-                match self
-                    .layers
-                    .iter_mut()
-                    .find(|l| &l.id == id && &l.reference == reference)
-                {
-                    Some(line) => {
-                        line.status = status.clone();
-                        line.current = *current;
-                        line.total = *total;
-                    }
-                    None => self.layers.push(LayerLine {
-                        reference: reference.clone(),
-                        id: id.clone(),
-                        status: status.clone(),
-                        current: *current,
-                        total: *total,
-                    }),
-                }
-                let due = self
-                    .last_draw
-                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-                if due {
-                    self.draw();
-                }
-            }
-            other => {
-                self.draw();
-                self.drawn = 0;
-                plain_event(other);
-            }
-        }
-    }
-
-    fn draw(&mut self) {
-        let mut err = anstream::stderr().lock();
-        if self.drawn > 0 {
-            let _ = write!(err, "\x1b[{}A", self.drawn);
-        }
-        for line in &self.layers {
-            let bar = match (line.current, line.total) {
-                (Some(current), Some(total)) if total > 0 => {
-                    let filled = ((current as f64 / total as f64) * 20.0).round() as usize;
-                    format!(
-                        " [{}{}] {}/{}",
-                        "=".repeat(filled.min(20)),
-                        " ".repeat(20 - filled.min(20)),
-                        crate::progress::human_bytes(current),
-                        crate::progress::human_bytes(total)
-                    )
-                }
-                _ => String::new(),
-            };
-            let _ = writeln!(err, "\x1b[2K{}: {}{bar}", line.id, line.status);
-        }
-        self.drawn = self.layers.len();
-        self.last_draw = Some(Instant::now());
-    }
-
-    fn finish(&mut self) {
-        if self.mode == ProgressSetting::Tty {
-            self.draw();
-        }
-    }
-}
-
-fn plain_event(event: &PublishEvent) {
-    let mut err = anstream::stderr().lock();
-    let line = match event {
-        PublishEvent::Started {
-            reference,
-            login_source,
-        } => format!(
-            "push {reference}: login from {}",
-            login_source.as_deref().unwrap_or("nowhere (anonymous)")
-        ),
-        PublishEvent::Push {
-            reference,
-            event: PushEvent::Layer { id, status, .. },
-        } => {
-            // Byte counts change many times a second; a line per state is enough for logs.
-            if status == "Pushing" {
-                return;
-            }
-            format!("push {reference}: {id} {status}")
-        }
-        PublishEvent::Push {
-            reference,
-            event: PushEvent::Status(status),
-        } => format!("push {reference}: {status}"),
-        PublishEvent::Retrying {
-            reference,
-            attempt,
-            of,
-            delay,
-            reason,
-        } => format!(
-            "push {reference}: attempt {attempt} of {of} in {:.1} s after: {reason}",
-            delay.as_secs_f64()
-        ),
-        PublishEvent::Done { reference, digest } => format!("push {reference}: done, {digest}"),
-    };
-    let _ = writeln!(err, "{}", crate::redact::redact(&line));
-}
-
-fn json_event(event: &PublishEvent) {
-    let value = match event {
-        PublishEvent::Started {
-            reference,
-            login_source,
-        } => {
-            serde_json::json!({"type": "push-started", "reference": reference, "login_source": login_source})
-        }
-        PublishEvent::Push {
-            reference,
-            event:
-                PushEvent::Layer {
-                    id,
-                    status,
-                    current,
-                    total,
-                },
-        } => {
-            serde_json::json!({"type": "push-layer", "reference": reference, "layer": id, "status": status, "current": current, "total": total})
-        }
-        PublishEvent::Push {
-            reference,
-            event: PushEvent::Status(status),
-        } => serde_json::json!({"type": "push-status", "reference": reference, "text": status}),
-        PublishEvent::Retrying {
-            reference,
-            attempt,
-            of,
-            delay,
-            reason,
-        } => {
-            serde_json::json!({"type": "push-retry", "reference": reference, "attempt": attempt, "of": of, "delay": delay.as_secs_f64(), "reason": reason})
-        }
-        PublishEvent::Done { reference, digest } => {
-            serde_json::json!({"type": "push-result", "reference": reference, "digest": digest})
-        }
-    };
-    emit_json(value);
-}
-
-fn emit_json(value: serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", crate::redact::redact(&value.to_string()));
-    let _ = out.flush();
 }
