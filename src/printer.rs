@@ -1,6 +1,8 @@
-//! The one owner of stdout and stderr. stdout carries only what a script would pipe (a digest,
-//! JSON); everything meant for people goes to stderr, and `-q` silences it, except errors, the
-//! details they list, and warnings.
+//! The owner of stdout and stderr between progress displays. stdout carries only what a script
+//! would pipe (a digest, JSON); everything meant for people goes to stderr, and `-q` silences
+//! it, except errors, the details they list, and warnings. While a [`crate::progress`] reporter
+//! draws (the build, the push), it owns the terminal instead: what must be said meanwhile goes
+//! through it (`Reporter::warning`), so that nothing is printed into a live view.
 
 use std::io::Write;
 

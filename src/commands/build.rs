@@ -34,9 +34,12 @@ use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
 use crate::session::filesync::{self, TransferSummary};
 use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
-use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings, ProgressSetting};
+use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings};
 
 use super::results::{ResultFiles, Results, write_file, write_results};
+
+/// The build's reporter, shared by the stream, the ticker and the context walk.
+type SharedReporter = Arc<Mutex<Box<dyn Reporter>>>;
 
 /// Context bytes per request-body chunk.
 const BODY_CHUNK: usize = 256 * 1024;
@@ -218,9 +221,22 @@ pub async fn run(
     // The context over the session unless asked otherwise: the engine keeps its copy between
     // builds and asks only for changed files.
     let plan = Arc::new(plan);
+    // Made before the context is walked: what the walk has to say goes through it.
+    let mode = super::push::progress_mode(settings.progress);
+    let mut sinks = Sinks::std();
+    if settings.push.is_some() && mode == ProgressMode::Quiet {
+        // With --push, quiet stdout holds exactly the pushed `name@sha256:...` lines.
+        sinks.stdout = Box::new(std::io::sink());
+    }
+    let reporter: SharedReporter = Arc::new(Mutex::new(progress::reporter(
+        mode,
+        redactor,
+        Terminal::detect(),
+        sinks,
+    )));
     // Every engine `require_buildkit` accepts (a Linux one) can pull it.
     let sync_source = match settings.context_transfer {
-        ContextTransfer::Sync => Some(context_source(&plan, printer)),
+        ContextTransfer::Sync => Some(context_source(&plan, &reporter)),
         ContextTransfer::Tar => None,
     };
     if let Some(source) = &sync_source {
@@ -255,30 +271,11 @@ pub async fn run(
         context_from_session: sync_source.is_some(),
     };
 
-    let mode = match settings.progress {
-        ProgressSetting::Auto => ProgressMode::Auto,
-        ProgressSetting::Tty => ProgressMode::Tty,
-        ProgressSetting::Plain => ProgressMode::Plain,
-        ProgressSetting::Json => ProgressMode::Json,
-        ProgressSetting::Quiet => ProgressMode::Quiet,
-    };
-    let mut sinks = Sinks::std();
-    if settings.push.is_some() && mode == ProgressMode::Quiet {
-        // With --push, quiet stdout holds exactly the pushed `name@sha256:...` lines.
-        sinks.stdout = Box::new(std::io::sink());
-    }
-    let reporter: Arc<Mutex<Box<dyn Reporter>>> = Arc::new(Mutex::new(progress::reporter(
-        mode,
-        redactor,
-        Terminal::detect(),
-        sinks,
-    )));
-
     let (body, context_task) = match &sync_source {
         // The engine pulls the context over the session: the body stays empty.
         Some(_) => (futures_util::stream::empty().boxed(), None),
         None => {
-            let (body, task) = stream_tar(Arc::clone(&plan), printer);
+            let (body, task) = stream_tar(Arc::clone(&plan), &reporter);
             (body, Some(task))
         }
     };
@@ -709,37 +706,44 @@ fn build_error(err: BuildError, failed: Option<progress::FailedStep>) -> CliErro
 }
 
 /// The file sync source for a build, with the walk's notices shown once each (the engine walks
-/// the context more than once per build).
-fn context_source(plan: &Arc<ContextPlan>, printer: &Printer) -> ContextSource {
-    let notice_printer = printer.clone();
+/// the context more than once per build) by the build's reporter, which owns the terminal.
+fn context_source(plan: &Arc<ContextPlan>, reporter: &SharedReporter) -> ContextSource {
+    let reporter = Arc::clone(reporter);
     let seen = Mutex::new(HashSet::new());
     let on_notice = move |notice: &Notice| {
         if seen
             .lock()
             .is_ok_and(|mut seen| seen.insert(notice.path().to_owned()))
         {
-            super::context::warn_notice(&notice_printer, notice);
+            warn_notice(&reporter, notice);
         }
     };
     ContextSource::new(Arc::clone(plan), Arc::new(on_notice))
 }
 
-/// The tar request body, written by a blocking thread while the engine reads it.
+/// A notice of the context walk, as a warning of the build's reporter.
+fn warn_notice(reporter: &SharedReporter, notice: &Notice) {
+    let mut reporter = reporter.lock().unwrap_or_else(|p| p.into_inner());
+    reporter.warning(&super::context::notice_text(notice));
+}
+
+/// The tar request body, written by a blocking thread while the engine reads it; the walk's
+/// notices go to the build's reporter.
 fn stream_tar(
     plan: Arc<ContextPlan>,
-    printer: &Printer,
+    reporter: &SharedReporter,
 ) -> (
     BoxStream<'static, std::io::Result<Bytes>>,
     tokio::task::JoinHandle<Result<archive::ContextSummary, crate::context::ContextError>>,
 ) {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
-    let context_printer = printer.clone();
+    let reporter = Arc::clone(reporter);
     let task = tokio::task::spawn_blocking(move || {
         let mut writer = ChannelWriter {
             tx: tx.clone(),
             buffer: BytesMut::with_capacity(BODY_CHUNK),
         };
-        let mut warn = |notice: &Notice| super::context::warn_notice(&context_printer, notice);
+        let mut warn = |notice: &Notice| warn_notice(&reporter, notice);
         let result = archive::write_tar(&plan, &mut writer, &mut warn);
         if let Err(err) = &result {
             // Abort the request body so the engine never builds from a truncated context.

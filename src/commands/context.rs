@@ -133,17 +133,22 @@ pub(crate) fn context_error(err: ContextError) -> anyhow::Error {
 }
 
 pub(crate) fn warn_notice(printer: &Printer, notice: &Notice) {
+    printer.warn(&notice_text(notice));
+}
+
+/// What a notice of the context walk tells the user, as a warning's text.
+pub(crate) fn notice_text(notice: &Notice) -> String {
     match notice {
-        Notice::CredentialLeftOut { path, kind } => printer.warn(&format!(
+        Notice::CredentialLeftOut { path, kind } => format!(
             "left `{path}` out of the build context: {kind} (send it anyway with `--allow-context-file {path}`)"
-        )),
-        Notice::CredentialEmbedded { path, kind } => printer.warn(&format!(
+        ),
+        Notice::CredentialEmbedded { path, kind } => format!(
             "`{path}` carries a credential ({kind}, rule `{}`): it is sent, but `--push` will refuse an image that holds it; move the credential to a secret",
             kind.rule()
-        )),
-        Notice::SpecialSkipped { path, what } => printer.warn(&format!(
-            "skipped `{path}`: a {what} cannot be part of a build context"
-        )),
+        ),
+        Notice::SpecialSkipped { path, what } => {
+            format!("skipped `{path}`: a {what} cannot be part of a build context")
+        }
     }
 }
 
