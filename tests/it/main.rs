@@ -26,3 +26,4 @@ mod push;
 mod realtree;
 mod sandbox;
 mod scan;
+mod terminal;
