@@ -10,10 +10,10 @@
 //!                                         │
 //!   ┌──────────────┬──────────────┬───────┴──────┬──────────────┬─────────────┬───────────┐
 //! context/       credentials/   engine/        session/       progress/     printer.rs
-//! .dockerignore, secrets read    finding the    the BuildKit   build status  stdout and
-//! the guard,     into secrecy    engine, /build session: gRPC  rendered and  stderr;
-//! the tar        values          and cancel     we serve       masked        error.rs
-//!                                              (file sync,
+//! .dockerignore, secrets read    finding the    the BuildKit   build and     stdout and
+//! the guard,     into secrecy    engine, /build session: gRPC  push status   stderr;
+//! the tar        values          and cancel     we serve       rendered and  error.rs
+//!                                              (file sync,    masked
 //! scan/: the leak scan of an exported image;     secrets, auth)
 //! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list;
 //! scan/layout.rs: which entries of a 20.10 or OCI export are which image's config and layers)
