@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::BuildArgs;
 use crate::config::TemplateValues;
-use crate::context::dockerfile::{base_image_hosts, registry_host, secret_mounts};
+use crate::context::dockerfile::{base_image_hosts, secret_mounts};
 use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
 use crate::credentials::held::{self, Held, ShownName};
@@ -32,6 +32,7 @@ use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
+use crate::reference::{Reference, host_aliases};
 use crate::session::filesync::{self, TransferSummary};
 use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings, ProgressSetting};
@@ -186,7 +187,8 @@ pub async fn run(
             },
             secret: login.secret.clone(),
         };
-        for alias in registry_aliases(host) {
+        // BuildKit may ask by any of the registry's names (Docker Hub's API host, say).
+        for alias in host_aliases(host) {
             store.registries.insert(alias, credential.clone());
         }
     }
@@ -411,7 +413,12 @@ pub async fn run(
         }
     };
     for reference in &push.references {
-        engine.tag_image(&image_id, reference).await?;
+        engine
+            .tag_image(
+                &image_id,
+                &Reference::parse_name_tag(reference).map_err(CliError::from)?,
+            )
+            .await?;
     }
     // The metadata and step outputs wait for the push, which knows the registry's digests.
     write_iidfile(&settings, &image_id)?;
@@ -575,7 +582,7 @@ async fn base_image_logins(
             err.message
         ))
     })?;
-    let push_hosts: Vec<String> = tags.iter().map(|t| registry_host(t)).collect();
+    let push_hosts = held::registry_hosts(tags)?;
     let mut logins = Vec::new();
     for host in hosts {
         let push_target = push_hosts.contains(&host);
@@ -584,18 +591,6 @@ async fn base_image_logins(
         }
     }
     Ok(logins)
-}
-
-/// The names the engine may ask credentials for, for one registry.
-fn registry_aliases(host: &str) -> Vec<String> {
-    match host {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => vec![
-            "docker.io".into(),
-            "index.docker.io".into(),
-            "registry-1.docker.io".into(),
-        ],
-        other => vec![other.to_owned()],
-    }
 }
 
 /// The index URLs as the build arguments pip and uv read (`PIP_INDEX_URL`, `UV_INDEX_URL` and

@@ -3,6 +3,8 @@
 //! The secret lint, with every rule, is [`crate::lint`]; it reads secret mounts with
 //! [`secret_mount`] too, so the two never disagree on what a step mounts.
 
+use crate::reference::Reference;
+
 /// A Dockerfile the parser could not read.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -12,7 +14,8 @@ pub struct DockerfileError {
 }
 
 /// The registry hosts of the images `FROM` names (not earlier stages, not `scratch`, not
-/// references built from `ARG`s), for the credentials the engine may ask for while pulling.
+/// references built from `ARG`s, not a reference that does not parse, which BuildKit refuses
+/// naming the line), for the credentials the engine may ask for while pulling.
 pub fn base_image_hosts(text: &str) -> Result<Vec<String>, DockerfileError> {
     let dockerfile = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
         message: err.to_string(),
@@ -25,28 +28,19 @@ pub fn base_image_hosts(text: &str) -> Result<Vec<String>, DockerfileError> {
         };
         let image = from.image.value.as_ref();
         let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(image));
-        if !is_stage && image != "scratch" && !image.contains('$') {
-            let host = registry_host(image);
-            if !hosts.contains(&host) {
-                hosts.push(host);
-            }
+        if !is_stage
+            && image != "scratch"
+            && !image.contains('$')
+            && let Ok(reference) = Reference::parse(image)
+            && !hosts.contains(&reference.host)
+        {
+            hosts.push(reference.host);
         }
         if let Some((_, name)) = &from.as_ {
             stages.push(name.value.to_string());
         }
     }
     Ok(hosts)
-}
-
-/// The registry host of an image reference, as docker reads it: the first component when it
-/// has a `.` or `:` or is `localhost`, else Docker Hub.
-pub fn registry_host(reference: &str) -> String {
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
-            first.to_ascii_lowercase()
-        }
-        _ => "docker.io".to_owned(),
-    }
 }
 
 /// The names every `ARG` declares, in order (duplicates kept).
@@ -277,14 +271,17 @@ mod tests {
     fn base_image_hosts_skip_stages_scratch_and_args() {
         let text = "ARG BASE=x\nFROM europe-west4-docker.pkg.dev/p/r/python:3.11 AS build\n\
                     FROM build AS test\nFROM $BASE\nFROM scratch\nFROM python:3.11-slim\n\
-                    FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n";
+                    FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n\
+                    FROM Reg.Example/team/app:1\nFROM index.docker.io/team/app\n\
+                    FROM bad.example//x:1\n";
         assert_eq!(
             base_image_hosts(text).unwrap(),
             [
                 "europe-west4-docker.pkg.dev",
                 "docker.io",
                 "127.0.0.1:5555",
-                "localhost"
+                "localhost",
+                "reg.example"
             ]
         );
     }
