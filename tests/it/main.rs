@@ -22,5 +22,6 @@ mod leak;
 mod packaging;
 mod push;
 mod realtree;
+mod reference;
 mod sandbox;
 mod scan;
