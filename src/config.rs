@@ -311,30 +311,10 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
-/// Checks `image`: a repository name without a tag or digest.
+/// Checks `image`: a repository name without a tag or digest ([`crate::reference`]).
 pub fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliError> {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') || image.contains('@') {
-        return Err(config_error(
-            source,
-            &format!("`image` is `{image}`: it names a tag or digest"),
-        )
-        .with_hint("give the repository alone in `image` and the tags in `tags`"));
-    }
-    let valid = !image.starts_with(['-', '.', '/'])
-        && !image.ends_with('/')
-        && image
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
-    if !valid {
-        return Err(config_error(
-            source,
-            &format!("`image` is `{image}`, not a repository name"),
-        )
-        .with_hint(
-            "use lower case, digits and ._-/ e.g. image = \"europe-west4-docker.pkg.dev/PROJECT/REPO/SERVICE\"",
-        ));
-    }
+    crate::reference::Reference::parse_repository(image)
+        .map_err(|err| config_error(source, &format!("`image`: {err}")).with_hint(err.hint()))?;
     Ok(image.to_owned())
 }
 
@@ -632,8 +612,19 @@ mod tests {
                 "`tags` must be an array of strings, not a string",
             ),
             (r#"image = 3"#, "`image` must be a string, not an integer"),
-            (r#"image = "reg/svc:1.0""#, "it names a tag or digest"),
-            (r#"image = "Reg/Svc""#, "not a repository name"),
+            (
+                r#"image = "reg.example/svc:1.0""#,
+                "`image`: `reg.example/svc:1.0` names a tag or digest, not a repository alone",
+            ),
+            (
+                r#"image = "Reg/Svc""#,
+                "`image`: `Reg/Svc` has upper case in its repository",
+            ),
+            (
+                r#"image = "reg.example//svc""#,
+                "`image`: `reg.example//svc` has an empty path component",
+            ),
+            (r#"image = "-svc""#, "must start with a letter or digit"),
             (r#"network = "bridge""#, "not one of default, host, none"),
             (r#"tags = ["{vesion}"]"#, "did you mean `{version}`?"),
             (r#"index-urls = ["ftp://x/"]"#, "only http and https"),

@@ -5,6 +5,8 @@
 //! `ENV`/`ARG` pairs with this module's [`secret_mount`] and [`parse_pairs`], so the two never
 //! disagree on what a step mounts or declares.
 
+use crate::reference::Reference;
+
 /// A Dockerfile the parser could not read.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -70,8 +72,9 @@ impl Dockerfile {
     }
 
     /// The registry hosts of the images the stages start from (not earlier stages, not
-    /// `scratch`, not references built from `ARG`s), for the credentials the engine may ask
-    /// for while pulling. Each host once, in order.
+    /// `scratch`, not references built from `ARG`s, not a reference that does not parse, which
+    /// BuildKit refuses naming the line), for the credentials the engine may ask for while
+    /// pulling. Each host once, in order.
     pub fn base_image_hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
@@ -80,11 +83,13 @@ impl Dockerfile {
                 .iter()
                 .filter_map(|s| s.name.as_deref())
                 .any(|name| name.eq_ignore_ascii_case(image));
-            if !is_stage && image != "scratch" && !image.contains('$') {
-                let host = registry_host(image);
-                if !hosts.contains(&host) {
-                    hosts.push(host);
-                }
+            if !is_stage
+                && image != "scratch"
+                && !image.contains('$')
+                && let Ok(reference) = Reference::parse(image)
+                && !hosts.contains(&reference.host)
+            {
+                hosts.push(reference.host);
             }
         }
         hosts
@@ -93,17 +98,6 @@ impl Dockerfile {
     /// The first mount of secret `id`, if a step mounts it.
     pub fn secret_mount(&self, id: &str) -> Option<&SecretMount> {
         self.secret_mounts.iter().find(|m| m.id == id)
-    }
-}
-
-/// The registry host of an image reference, as docker reads it: the first component when it
-/// has a `.` or `:` or is `localhost`, else Docker Hub.
-pub fn registry_host(reference: &str) -> String {
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
-            first.to_ascii_lowercase()
-        }
-        _ => "docker.io".to_owned(),
     }
 }
 
@@ -365,7 +359,9 @@ mod tests {
     fn base_image_hosts_skip_stages_scratch_and_args() {
         let text = "ARG BASE=x\nFROM europe-west4-docker.pkg.dev/p/r/python:3.11 AS build\n\
                     FROM build AS test\nFROM $BASE\nFROM scratch\nFROM python:3.11-slim\n\
-                    FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n";
+                    FROM 127.0.0.1:5555/sandbox/busybox:1\nFROM localhost/x\n\
+                    FROM Reg.Example/team/app:1\nFROM index.docker.io/team/app\n\
+                    FROM bad.example//x:1\n";
         let dockerfile = Dockerfile::parse(text).unwrap();
         assert_eq!(
             dockerfile.base_image_hosts(),
@@ -373,7 +369,8 @@ mod tests {
                 "europe-west4-docker.pkg.dev",
                 "docker.io",
                 "127.0.0.1:5555",
-                "localhost"
+                "localhost",
+                "reg.example"
             ]
         );
     }

@@ -109,6 +109,13 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+impl From<crate::reference::ReferenceError> for CliError {
+    /// A bad reference where no flag or key is known to name: the message and its fix.
+    fn from(err: crate::reference::ReferenceError) -> Self {
+        CliError::user(err.to_string()).with_hint(err.hint())
+    }
+}
+
 impl From<anyhow::Error> for CliError {
     /// A `CliError` anywhere in the chain keeps its hint and status, prefixed by any context
     /// added above it; any other error is rendered as its chain joined by `: `.

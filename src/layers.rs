@@ -13,6 +13,10 @@ const LAYERS: &[(&str, &str)] = &[
     ("hex", "lower-case hex for digests"),
     ("cache", "shipimg's cache directory"),
     ("random", "randomness: ids and jitter"),
+    (
+        "reference",
+        "image references: the distribution grammar, Docker Hub's names",
+    ),
     ("error", "the user-facing error and exit statuses"),
     ("child_env", "the environment children get, minus secrets"),
     (

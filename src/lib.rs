@@ -17,7 +17,8 @@
 //! scan/: the leak scan of an exported image;     secrets, auth)
 //! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list;
 //! scan/layout.rs: which entries of a 20.10 or OCI export are which image's config and layers)
-//! hex.rs: lower-case hex for digests
+//! hex.rs: lower-case hex for digests; reference.rs: image references (and Docker Hub's names),
+//! parsed once, for flags, config, `FROM` and push
 //! leak/: what a credential is, once: a secret's forms (scan and masking), the shape detectors
 //! (context guard and scan), credentials in URLs, placeholders; cache.rs: shipimg's cache dir
 //! refusals.rs: the layers scans refused, remembered; credentials/held.rs: what the scan looks
@@ -50,6 +51,7 @@ pub mod progress;
 pub mod publish;
 pub mod random;
 pub mod redact;
+pub mod reference;
 pub mod refusals;
 pub mod registry;
 pub mod scan;

@@ -13,7 +13,8 @@ use crate::credentials::registry::{ResolvedLogin, login_for_host};
 use crate::engine::push::{PushAuth, PushError, PushEvent, push_image};
 use crate::engine::transport::Api;
 use crate::error::CliError;
-use crate::registry::{ManifestInfo, Platform, Reference, config_digest, manifest_digest};
+use crate::reference::Reference;
+use crate::registry::{ManifestInfo, Platform, config_digest, manifest_digest};
 
 /// How pushes are retried.
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +128,7 @@ pub async fn publish(
     on_event: &mut (dyn FnMut(PublishEvent) + Send),
 ) -> Result<Published, CliError> {
     let started = Instant::now();
-    let parsed = Reference::parse(reference);
+    let parsed = Reference::parse_name_tag(reference)?;
     let mut attempt = 1;
     loop {
         // The login is fetched right before each attempt: a token from the start of a long
@@ -149,7 +150,7 @@ pub async fn publish(
         let result = push_image(
             api,
             &parsed.written_name,
-            &parsed.tag,
+            parsed.tag_or_latest(),
             auth.as_ref(),
             &mut forward,
         )

@@ -9,6 +9,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest as _, Sha256};
 
+use crate::reference::{DOCKER_HUB, DOCKER_HUB_REGISTRY, Reference};
+
 /// The media types shipimg accepts for a manifest.
 const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, \
@@ -17,64 +19,19 @@ const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+js
 /// How long one registry request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A reference split into its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
-    /// `127.0.0.1:5555`, `europe-west4-docker.pkg.dev`, `docker.io`.
-    pub host: String,
-    /// `proj/repo/svc` (Docker Hub's official images get `library/`).
-    pub repository: String,
-    /// The tag (`latest` when none was given).
-    pub tag: String,
-    /// The name as it was written, without the tag (what the engine calls the image).
-    pub written_name: String,
-}
-
-impl Reference {
-    /// Parses `[host/]path[:tag]` as docker does (no digests).
-    pub fn parse(reference: &str) -> Reference {
-        let (name, tag) = match reference.rfind(':') {
-            Some(colon) if colon > reference.rfind('/').unwrap_or(0) => {
-                (&reference[..colon], reference[colon + 1..].to_owned())
-            }
-            _ => (reference, "latest".to_owned()),
-        };
-        let host = crate::dockerfile::registry_host(name);
-        let path = match name.split_once('/') {
-            Some((first, rest)) if first.eq_ignore_ascii_case(&host) => rest.to_owned(),
-            _ => name.to_owned(),
-        };
-        let repository = if host == "docker.io" && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path
-        };
-        Reference {
-            host,
-            repository,
-            tag,
-            written_name: name.to_owned(),
-        }
-    }
-
-    /// `host/repository` as people write it.
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.host, self.repository)
-    }
-
-    /// The API base: plain HTTP for loopback registries, which the engine also treats as
-    /// insecure by default, HTTPS for everything else.
-    fn base_url(&self) -> String {
-        let host = if self.host == "docker.io" {
-            "registry-1.docker.io"
-        } else {
-            &self.host
-        };
-        let loopback =
-            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-        let scheme = if loopback { "http" } else { "https" };
-        format!("{scheme}://{host}")
-    }
+/// The API base for a registry host: plain HTTP for loopback registries, which the engine also
+/// treats as insecure by default, HTTPS for everything else; Docker Hub's API has a host of its
+/// own.
+fn base_url(host: &str) -> String {
+    let host = if host == DOCKER_HUB {
+        DOCKER_HUB_REGISTRY
+    } else {
+        host
+    };
+    let loopback =
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{host}")
 }
 
 /// What the registry says a tag points at.
@@ -154,10 +111,9 @@ pub async fn manifest_digest(
     login: Option<(&str, &SecretString)>,
 ) -> Result<ManifestInfo, RegistryError> {
     let mut client = Client::new(reference, login)?;
-    let what = format!("{}:{}", reference.name(), reference.tag);
-    let response = client
-        .send(reqwest::Method::HEAD, &reference.tag, &what)
-        .await?;
+    let tag = reference.tag_or_latest();
+    let what = format!("{}:{tag}", reference.name());
+    let response = client.send(reqwest::Method::HEAD, tag, &what).await?;
     let header = |name: &str| {
         response
             .headers()
@@ -361,7 +317,7 @@ impl<'a> Client<'a> {
     ) -> Result<reqwest::Response, RegistryError> {
         let url = format!(
             "{}/v2/{}/manifests/{tag_or_digest}",
-            self.reference.base_url(),
+            base_url(&self.reference.host),
             self.reference.repository
         );
         let unreachable = |err: reqwest::Error| RegistryError::Unreachable {
@@ -508,24 +464,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn references_split_like_docker() {
-        let r = Reference::parse("europe-west4-docker.pkg.dev/proj/repo/svc:1.2");
+    fn loopback_registries_are_plain_http_and_docker_hub_has_its_api_host() {
+        let url = |reference: &str| base_url(&Reference::parse(reference).unwrap().host);
+        assert_eq!(url("127.0.0.1:5555/a/b"), "http://127.0.0.1:5555");
+        assert_eq!(url("localhost:5000/a"), "http://localhost:5000");
         assert_eq!(
-            (r.host.as_str(), r.repository.as_str(), r.tag.as_str()),
-            ("europe-west4-docker.pkg.dev", "proj/repo/svc", "1.2")
+            url("europe-west4-docker.pkg.dev/proj/repo/svc:1.2"),
+            "https://europe-west4-docker.pkg.dev"
         );
-        let r = Reference::parse("127.0.0.1:5555/a/b");
-        assert_eq!(
-            (r.host.as_str(), r.repository.as_str(), r.tag.as_str()),
-            ("127.0.0.1:5555", "a/b", "latest")
-        );
-        assert_eq!(r.base_url(), "http://127.0.0.1:5555");
-        let r = Reference::parse("python:3.11");
-        assert_eq!(
-            (r.host.as_str(), r.repository.as_str()),
-            ("docker.io", "library/python")
-        );
-        assert_eq!(r.base_url(), "https://registry-1.docker.io");
+        assert_eq!(url("python:3.11"), "https://registry-1.docker.io");
     }
 
     fn amd64() -> Platform {
@@ -697,7 +644,7 @@ mod tests {
             (digest_of(attestation), attestation.into()),
         ])
         .await;
-        let reference = Reference::parse(&format!("{host}/team/app:1"));
+        let reference = Reference::parse(&format!("{host}/team/app:1")).unwrap();
         let secret = SecretString::from("pass");
         let login = Some(("user", &secret));
         let config = config_digest(&reference, &digest_of(&index), Some(&amd64()), login)
@@ -711,7 +658,7 @@ mod tests {
         );
         // A manifest is taken only with the digest it was asked by.
         let (host, _) = fake_registry(vec![(digest_of(image), attestation.into())]).await;
-        let reference = Reference::parse(&format!("{host}/team/app:1"));
+        let reference = Reference::parse(&format!("{host}/team/app:1")).unwrap();
         let err = config_digest(&reference, &digest_of(image), None, login)
             .await
             .unwrap_err();

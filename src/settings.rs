@@ -13,6 +13,7 @@ use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
 use crate::printer::Verbosity;
+use crate::reference::Reference;
 use crate::scan::allow::AllowList;
 
 /// Settings shared by every command.
@@ -184,7 +185,7 @@ impl PushSettings {
         config: &crate::config::ProjectConfig,
     ) -> Result<Self, CliError> {
         for image in &args.images {
-            check_tag(image)?;
+            check_tag("IMAGE argument", image)?;
         }
         Ok(Self {
             references: args.images.clone(),
@@ -272,6 +273,9 @@ impl BuildSettings {
         };
         // `-t` names whole references and replaces the config's tags, as in buildx.
         let tags = if !args.tags.is_empty() {
+            for tag in &args.tags {
+                check_tag("-t/--tag", tag)?;
+            }
             args.tags.clone()
         } else if let Some(image) = &image {
             let templates: Vec<String> = match from_env("SHIPIMG_TAGS") {
@@ -293,6 +297,7 @@ impl BuildSettings {
             let mut tags: Vec<String> = Vec::new();
             for template in &templates {
                 let tag = format!("{image}:{}", crate::config::expand(template, &values)?);
+                check_tag(&format!("tag template `{template}`"), &tag)?;
                 if !tags.contains(&tag) {
                     tags.push(tag);
                 }
@@ -301,9 +306,6 @@ impl BuildSettings {
         } else {
             Vec::new()
         };
-        for tag in &tags {
-            check_tag(tag)?;
-        }
         let progress = progress_setting(args.progress, global.verbosity);
         if args.push && tags.is_empty() {
             return Err(CliError::user(
@@ -440,32 +442,14 @@ fn check_key(flag: &str, raw: &str, key: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A light check of `name[:tag]`, so a typo fails before the build rather than after it: the
-/// name in lower case, the tag of `[A-Za-z0-9_.-]`.
-fn check_tag(reference: &str) -> Result<(), CliError> {
-    let (name, tag) = match reference.rfind(':') {
-        Some(colon) if colon > reference.rfind('/').unwrap_or(0) => {
-            (&reference[..colon], Some(&reference[colon + 1..]))
-        }
-        _ => (reference, None),
-    };
-    let name_ok = !name.is_empty()
-        && !name.starts_with(['-', '.', '/', ':'])
-        && !name.ends_with('/')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
-    let tag_ok = tag.is_none_or(|t| {
-        !t.is_empty()
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-    });
-    if name_ok && tag_ok {
-        return Ok(());
+/// Checks a reference to tag and push (`NAME[:TAG]`, [`crate::reference`]) before anything
+/// runs, so a typo fails naming where it was given rather than as an engine error after the
+/// build.
+fn check_tag(given: &str, reference: &str) -> Result<(), CliError> {
+    match Reference::parse_name_tag(reference) {
+        Ok(_) => Ok(()),
+        Err(err) => Err(CliError::user(format!("{given}: {err}")).with_hint(err.hint())),
     }
-    Err(CliError::user(format!("invalid tag `{reference}`")).with_hint(
-        "use `name[:tag]` with a lower-case name, e.g. `-t europe-west4-docker.pkg.dev/proj/repo/svc:1.0`",
-    ))
 }
 
 #[cfg(test)]
@@ -663,10 +647,11 @@ mod tests {
         let err = build_in(&[], &[("SHIPIMG_NETWORK", "bridge")], &p).unwrap_err();
         assert!(err.message().contains("SHIPIMG_NETWORK is `bridge`"));
         let err = build_in(&[], &[("SHIPIMG_IMAGE", "Bad/Name")], &p).unwrap_err();
-        assert!(
-            err.message()
-                .starts_with("$SHIPIMG_IMAGE: `image` is `Bad/Name`")
+        assert_eq!(
+            err.message(),
+            "$SHIPIMG_IMAGE: `image`: `Bad/Name` has upper case in its repository: repository names must be lowercase"
         );
+        assert!(err.hint().unwrap().starts_with("write `bad/name`"));
         let err = build_in(
             &[],
             &[(
@@ -731,6 +716,12 @@ mod tests {
         for tag in ["Bad/Name", "a b", ":x", "x:"] {
             assert!(build(&["-t", tag], &[]).is_err(), "{tag}");
         }
+        let err = build(&["-t", "svc:1", "-t", "a:b:c"], &[]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "-t/--tag: the tag in `a:b:c` is `b:c`, which has `:`"
+        );
+        assert!(err.hint().is_some());
         for tag in [
             "svc",
             "svc:V1.0",
@@ -739,6 +730,79 @@ mod tests {
         ] {
             assert!(build(&["-t", tag], &[]).is_ok(), "{tag}");
         }
+    }
+
+    /// `a:b:c`, `repo//x:1` and a 300-character tag used to pass the light check and fail
+    /// only as an engine error after the build, without the tag named (issue 18).
+    #[test]
+    fn bad_references_are_refused_naming_where_they_were_given() {
+        let long = format!("svc:{}", "t".repeat(300));
+        for (tag, want) in [
+            ("a:b:c", "-t/--tag: the tag in `a:b:c` is `b:c`"),
+            (
+                "repo//x:1",
+                "-t/--tag: `repo//x:1` has an empty path component",
+            ),
+            (
+                "Svc:1",
+                "-t/--tag: `Svc:1` has upper case in its repository",
+            ),
+            (long.as_str(), "-t/--tag: the tag in `svc:ttt"),
+            ("", "-t/--tag: the image reference is empty"),
+        ] {
+            let err = build(&["-t", tag], &[]).unwrap_err();
+            assert!(err.message().starts_with(want), "{tag}: {}", err.message());
+            assert!(!err.message().contains('\n'), "{}", err.message());
+            assert!(err.hint().is_some(), "{tag}");
+        }
+        let err = build(&["-t", &long], &[]).unwrap_err();
+        assert!(
+            err.message()
+                .ends_with("is 300 characters; the limit is 128")
+        );
+        let err = build(&["--image", "reg.example/svc:1"], &[]).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("--image: `image`: `reg.example/svc:1` names a tag"),
+            "{}",
+            err.message()
+        );
+        let err = build(&[], &[("SHIPIMG_IMAGE", "reg.example//svc")]).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("$SHIPIMG_IMAGE: `image`: `reg.example//svc` has an empty"),
+            "{}",
+            err.message()
+        );
+        let digest = format!("reg.example/svc@sha256:{}", "a".repeat(64));
+        let err = build(&["-t", &digest], &[]).unwrap_err();
+        assert!(
+            err.message().contains("names a digest"),
+            "{}",
+            err.message()
+        );
+
+        let push = |images: &[&str]| {
+            let mut argv = vec!["shipimg", "push"];
+            argv.extend_from_slice(images);
+            let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+            let global = GlobalSettings::resolve(&cli.global);
+            let crate::cli::Command::Push(args) = cli.command else {
+                unreachable!()
+            };
+            PushSettings::resolve(
+                &args,
+                &global,
+                &|_| None,
+                &crate::config::ProjectConfig::default(),
+            )
+        };
+        let err = push(&["reg.example/ok:1", "repo//x:1"]).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "IMAGE argument: `repo//x:1` has an empty path component"
+        );
+        assert!(push(&["reg.example/ok:1", "localhost:5000/a/b"]).is_ok());
     }
 
     #[test]

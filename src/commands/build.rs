@@ -25,13 +25,14 @@ use crate::credentials::index::{
 use crate::credentials::registry::{ResolvedLogin, login_for_host};
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
-use crate::dockerfile::{Dockerfile, registry_host};
+use crate::dockerfile::Dockerfile;
 use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
+use crate::reference::{Reference, host_aliases};
 use crate::session::filesync::{self, TransferSummary};
 use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings};
@@ -201,7 +202,8 @@ pub async fn run(
             },
             secret: login.secret.clone(),
         };
-        for alias in registry_aliases(host) {
+        // BuildKit may ask by any of the registry's names (Docker Hub's API host, say).
+        for alias in host_aliases(host) {
             store.registries.insert(alias, credential.clone());
         }
     }
@@ -413,7 +415,12 @@ pub async fn run(
         }
     };
     for reference in &push.references {
-        engine.tag_image(&image_id, reference).await?;
+        engine
+            .tag_image(
+                &image_id,
+                &Reference::parse_name_tag(reference).map_err(CliError::from)?,
+            )
+            .await?;
     }
     // The metadata and step outputs wait for the push, which knows the registry's digests.
     write_iidfile(&settings, &image_id)?;
@@ -562,7 +569,7 @@ async fn base_image_logins(
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, ResolvedLogin)>, CliError> {
     let hosts = dockerfile.base_image_hosts();
-    let push_hosts: Vec<String> = tags.iter().map(|t| registry_host(t)).collect();
+    let push_hosts = held::registry_hosts(tags)?;
     let mut logins = Vec::new();
     for host in hosts {
         let push_target = push_hosts.contains(&host);
@@ -571,18 +578,6 @@ async fn base_image_logins(
         }
     }
     Ok(logins)
-}
-
-/// The names the engine may ask credentials for, for one registry.
-fn registry_aliases(host: &str) -> Vec<String> {
-    match host {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => vec![
-            "docker.io".into(),
-            "index.docker.io".into(),
-            "registry-1.docker.io".into(),
-        ],
-        other => vec![other.to_owned()],
-    }
 }
 
 /// The index URLs as the build arguments pip and uv read (`PIP_INDEX_URL`, `UV_INDEX_URL` and

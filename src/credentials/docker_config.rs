@@ -24,8 +24,8 @@
 //!
 //! Keys match as the docker CLI matches them, slightly more forgivingly: a key may carry a
 //! scheme and a path (`https://host/v1/`, `host/v2/`); both sides are compared as `host[:port]`,
-//! ignoring ASCII case. `docker.io`, `index.docker.io` and `registry-1.docker.io` are one
-//! registry, Docker Hub, whose key and helper server URL is `https://index.docker.io/v1/`.
+//! ignoring ASCII case. Docker Hub's names ([`crate::reference::DOCKER_HUB_ALIASES`]) are one
+//! registry, whose key and helper server URL is `https://index.docker.io/v1/`.
 //!
 //! Not read here: `DOCKER_AUTH_CONFIG` and `registrytoken` entries.
 
@@ -49,8 +49,6 @@ const HELPER_PREFIX: &str = "docker-credential-";
 const TOKEN_USERNAME: &str = "<token>";
 /// Docker Hub's key in `auths` and `credHelpers`, and the server URL its helper is asked for.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
-/// The host names that all mean Docker Hub.
-const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 /// What a helper prints when it holds nothing for the server (docker-credential-helpers).
 const NOT_FOUND_MESSAGE: &str = "credentials not found in native keychain";
 /// How much of a helper's message an error quotes.
@@ -239,7 +237,7 @@ struct Target {
 impl Target {
     fn new(host: &str) -> Self {
         let canonical = canonical_host(host);
-        let server_url = if canonical == "docker.io" {
+        let server_url = if canonical == crate::reference::DOCKER_HUB {
             DOCKER_HUB_KEY.to_owned()
         } else {
             bare_host(host).to_owned()
@@ -262,8 +260,8 @@ fn bare_host(key: &str) -> &str {
 /// What two keys must share to name one registry.
 fn canonical_host(key: &str) -> String {
     let host = bare_host(key).to_ascii_lowercase();
-    if DOCKER_HUB_HOSTS.contains(&host.as_str()) {
-        "docker.io".to_owned()
+    if crate::reference::is_docker_hub(&host) {
+        crate::reference::DOCKER_HUB.to_owned()
     } else {
         host
     }

@@ -12,9 +12,9 @@ use secrecy::{ExposeSecret, SecretSlice};
 use super::LoadedSecret;
 use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_credentials};
 use super::registry::{ResolvedLogin, login_for_host};
-use crate::dockerfile::registry_host;
 use crate::error::CliError;
 use crate::redact::Redactor;
+use crate::reference::{Reference, ReferenceError};
 use crate::scan::ScanSecret;
 
 /// What an invocation holds, by source.
@@ -67,14 +67,15 @@ pub fn scan_secrets(held: &Held<'_>) -> Vec<ScanSecret> {
 }
 
 /// The registry hosts of `references`, each once, in order.
-pub fn registry_hosts(references: &[String]) -> Vec<String> {
+pub fn registry_hosts(references: &[String]) -> Result<Vec<String>, ReferenceError> {
     let mut hosts: Vec<String> = Vec::new();
-    for host in references.iter().map(|r| registry_host(r)) {
+    for reference in references {
+        let host = Reference::parse(reference)?.host;
         if !hosts.contains(&host) {
             hosts.push(host);
         }
     }
-    hosts
+    Ok(hosts)
 }
 
 /// The login for each registry `references` push to (`None`: anonymous), fetched now so a
@@ -84,7 +85,7 @@ pub async fn push_logins(
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, Option<ResolvedLogin>)>, CliError> {
     let mut logins = Vec::new();
-    for host in registry_hosts(references) {
+    for host in registry_hosts(references)? {
         let login = login_for_host(&host, true, var).await?;
         logins.push((host, login));
     }
@@ -313,7 +314,7 @@ mod tests {
         ]
         .map(String::from);
         assert_eq!(
-            registry_hosts(&refs),
+            registry_hosts(&refs).unwrap(),
             ["r.example", "docker.io", "localhost:5000"]
         );
     }

@@ -21,6 +21,7 @@ use self::version::{
     ApiVersion, EngineApi, Mismatch, OLDEST_DOCKER_RELEASE, SHIPIMG_API, negotiate,
 };
 use crate::error::CliError;
+use crate::reference::Reference;
 
 /// Why the engine could not be used. Callers branch on the cause.
 #[derive(Debug, thiserror::Error)]
@@ -292,13 +293,12 @@ impl Engine {
         &self.docker
     }
 
-    /// Names image `id` as `reference` (`name:tag`; no tag means `latest`), moving the name
-    /// from any image that had it, as `docker tag` does.
-    pub async fn tag_image(&self, id: &str, reference: &str) -> Result<(), EngineError> {
-        let parsed = crate::registry::Reference::parse(reference);
+    /// Names image `id` as `reference` (no tag means `latest`), moving the name from any image
+    /// that had it, as `docker tag` does.
+    pub async fn tag_image(&self, id: &str, reference: &Reference) -> Result<(), EngineError> {
         let options = bollard::query_parameters::TagImageOptions {
-            repo: Some(parsed.written_name),
-            tag: Some(parsed.tag),
+            repo: Some(reference.written_name.clone()),
+            tag: Some(reference.tag_or_latest().to_owned()),
         };
         self.docker
             .tag_image(id, Some(options))

@@ -24,6 +24,7 @@ mod leak;
 mod packaging;
 mod push;
 mod realtree;
+mod reference;
 mod sandbox;
 mod scan;
 mod terminal;
