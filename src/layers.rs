@@ -24,6 +24,10 @@ const LAYERS: &[(&str, &str)] = &[
         "what a credential is: forms, shapes, URL userinfo, placeholders",
     ),
     ("redact", "masking secrets in everything printed"),
+    (
+        "login",
+        "a registry login: the one type every consumer reads",
+    ),
     // Domain leaves.
     ("git", "asking git about the project"),
     ("labels", "the OCI labels put on every image"),

@@ -46,6 +46,7 @@ pub mod init;
 pub mod labels;
 pub mod leak;
 pub mod lint;
+pub mod login;
 pub mod printer;
 pub mod progress;
 pub mod publish;

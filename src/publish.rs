@@ -9,10 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::credentials::registry::{ResolvedLogin, login_for_host};
-use crate::engine::push::{PushAuth, PushError, PushEvent, push_image};
+use crate::credentials::registry::login_for_host;
+use crate::engine::push::{PushError, PushEvent, push_image};
 use crate::engine::transport::Api;
 use crate::error::CliError;
+use crate::login::Login;
 use crate::reference::Reference;
 use crate::registry::{ManifestInfo, Platform, config_digest, manifest_digest};
 
@@ -140,7 +141,6 @@ pub async fn publish(
                 login_source: login.as_ref().map(|l| l.source.clone()),
             });
         }
-        let auth = login.as_ref().map(|l| push_auth(l, &parsed.host));
         let mut forward = |event| {
             on_event(PublishEvent::Push {
                 reference: reference.to_owned(),
@@ -151,11 +151,12 @@ pub async fn publish(
             api,
             &parsed.written_name,
             parsed.tag_or_latest(),
-            auth.as_ref(),
+            login.as_ref(),
+            &parsed.host,
             &mut forward,
         )
         .await;
-        let registry_login = login.as_ref().map(|l| (l.username.as_str(), &l.secret));
+        let registry_login = login.as_ref();
         let (held, config, size, despite) = match result {
             Ok(pushed) => {
                 let could_not_confirm = |err| {
@@ -236,7 +237,7 @@ pub async fn publish(
 async fn held_by_registry(
     parsed: &Reference,
     image: &LocalIdentity,
-    login: Option<(&str, &secrecy::SecretString)>,
+    login: Option<&Login>,
 ) -> Option<(ManifestInfo, String)> {
     let held = manifest_digest(parsed, login).await.ok()?;
     let config = config_digest(parsed, &held.digest, image.platform.as_ref(), login)
@@ -252,19 +253,10 @@ impl LocalIdentity {
     }
 }
 
-fn push_auth(login: &ResolvedLogin, host: &str) -> PushAuth {
-    PushAuth {
-        username: login.username.clone(),
-        secret: login.secret.clone(),
-        identity_token: login.identity_token,
-        server: host.to_owned(),
-    }
-}
-
 fn push_error(
     reference: &str,
     parsed: &Reference,
-    login: Option<&ResolvedLogin>,
+    login: Option<&Login>,
     err: PushError,
     attempts: u32,
 ) -> CliError {

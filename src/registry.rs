@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest as _, Sha256};
 
+use crate::login::Login;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_REGISTRY, Reference};
 
 /// The media types shipimg accepts for a manifest.
@@ -108,7 +109,7 @@ pub enum RegistryError {
 /// Asks the registry which manifest `reference` points at, logging in as it asks.
 pub async fn manifest_digest(
     reference: &Reference,
-    login: Option<(&str, &SecretString)>,
+    login: Option<&Login>,
 ) -> Result<ManifestInfo, RegistryError> {
     let mut client = Client::new(reference, login)?;
     let tag = reference.tag_or_latest();
@@ -140,7 +141,7 @@ pub async fn config_digest(
     reference: &Reference,
     digest: &str,
     platform: Option<&Platform>,
-    login: Option<(&str, &SecretString)>,
+    login: Option<&Login>,
 ) -> Result<String, RegistryError> {
     let mut client = Client::new(reference, login)?;
     let mut digest = digest.to_owned();
@@ -276,7 +277,7 @@ fn pick_image<'m>(
 struct Client<'a> {
     http: reqwest::Client,
     reference: &'a Reference,
-    login: Option<(&'a str, &'a SecretString)>,
+    login: Option<&'a Login>,
     auth: Auth,
 }
 
@@ -288,10 +289,7 @@ enum Auth {
 }
 
 impl<'a> Client<'a> {
-    fn new(
-        reference: &'a Reference,
-        login: Option<(&'a str, &'a SecretString)>,
-    ) -> Result<Self, RegistryError> {
+    fn new(reference: &'a Reference, login: Option<&'a Login>) -> Result<Self, RegistryError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
@@ -370,8 +368,8 @@ impl<'a> Client<'a> {
             .header(reqwest::header::ACCEPT, MANIFEST_TYPES);
         match (&self.auth, self.login) {
             (Auth::Bearer(token), _) => request.bearer_auth(token.expose_secret()),
-            (Auth::Basic, Some((user, secret))) => {
-                request.basic_auth(user, Some(secret.expose_secret()))
+            (Auth::Basic, Some(login)) => {
+                request.basic_auth(&login.username, Some(login.secret.expose_secret()))
             }
             _ => request,
         }
@@ -393,7 +391,7 @@ fn request_failure(err: &reqwest::Error) -> String {
 async fn bearer_token(
     client: &reqwest::Client,
     challenge: &str,
-    login: Option<(&str, &SecretString)>,
+    login: Option<&Login>,
 ) -> Result<Option<SecretString>, reqwest::Error> {
     let params = parse_challenge(challenge);
     let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v) else {
@@ -405,8 +403,8 @@ async fn bearer_token(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut request = client.get(realm).query(&query);
-    if let Some((user, secret)) = login {
-        request = request.basic_auth(user, Some(secret.expose_secret()));
+    if let Some(login) = login {
+        request = request.basic_auth(&login.username, Some(login.secret.expose_secret()));
     }
     let response = request.send().await?.error_for_status()?;
     #[derive(serde::Deserialize)]
@@ -645,8 +643,8 @@ mod tests {
         ])
         .await;
         let reference = Reference::parse(&format!("{host}/team/app:1")).unwrap();
-        let secret = SecretString::from("pass");
-        let login = Some(("user", &secret));
+        let login = Login::password("user", SecretString::from("pass"), "test");
+        let login = Some(&login);
         let config = config_digest(&reference, &digest_of(&index), Some(&amd64()), login)
             .await
             .unwrap();

@@ -22,7 +22,7 @@ use crate::credentials::index::{
     IndexCredentials, IndexEnv, IndexOptions, Preflight, add_google_tokens, preflight,
     resolve_index_credentials,
 };
-use crate::credentials::registry::{ResolvedLogin, login_for_host};
+use crate::credentials::registry::login_for_host;
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
 use crate::dockerfile::Dockerfile;
@@ -30,11 +30,12 @@ use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
+use crate::login::Login;
 use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
 use crate::reference::{Reference, host_aliases};
 use crate::session::filesync::{self, TransferSummary};
-use crate::session::{ContextSource, RegistryCredential, Session, SessionStore};
+use crate::session::{ContextSource, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings};
 
 use super::results::{ResultFiles, Results, write_file, write_results};
@@ -192,22 +193,12 @@ pub async fn run(
     }
     // BuildKit asks for the base images' logins over the session when a registry wants one.
     for (host, login) in &base_logins {
-        let credential = RegistryCredential {
-            // BuildKit's auth answer carries an identity token with no user name, as the
-            // docker CLI's does.
-            username: if login.identity_token {
-                String::new()
-            } else {
-                login.username.clone()
-            },
-            secret: login.secret.clone(),
-        };
         // BuildKit may ask by any of the registry's names (Docker Hub's API host, say).
         for alias in host_aliases(host) {
-            store.registries.insert(alias, credential.clone());
+            store.registries.insert(alias, login.clone());
         }
     }
-    let logins: Vec<(String, ResolvedLogin)> = push_logins
+    let logins: Vec<(String, Login)> = push_logins
         .into_iter()
         .filter_map(|(host, login)| login.map(|login| (host, login)))
         .chain(base_logins)
@@ -567,7 +558,7 @@ async fn base_image_logins(
     dockerfile: &Dockerfile,
     tags: &[String],
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, ResolvedLogin)>, CliError> {
+) -> Result<Vec<(String, Login)>, CliError> {
     let hosts = dockerfile.base_image_hosts();
     let push_hosts = held::registry_hosts(tags)?;
     let mut logins = Vec::new();

@@ -8,10 +8,10 @@ use std::time::Instant;
 use crate::cli::PushArgs;
 use crate::credentials::held::{self, Held, ShownName};
 use crate::credentials::index::IndexEnv;
-use crate::credentials::registry::ResolvedLogin;
 use crate::engine::Engine;
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
+use crate::login::Login;
 use crate::printer::Printer;
 use crate::progress::{ProgressMode, Sinks, Terminal};
 use crate::publish::{LocalIdentity, PublishEvent, Published, publish};
@@ -40,7 +40,7 @@ pub async fn run(
             "{why} (ignored: its passwords are not looked for in the images)"
         ));
     }
-    let logins: Vec<(String, ResolvedLogin)> = held::push_logins(&settings.references, &var)
+    let logins: Vec<(String, Login)> = held::push_logins(&settings.references, &var)
         .await?
         .into_iter()
         .filter_map(|(host, login)| login.map(|login| (host, login)))

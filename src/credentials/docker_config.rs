@@ -43,6 +43,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 
+use crate::login::{Login, LoginKind};
+
 /// What every credential helper's program name starts with.
 const HELPER_PREFIX: &str = "docker-credential-";
 /// The user name helpers and the docker CLI use to mark an identity token.
@@ -53,40 +55,6 @@ const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 const NOT_FOUND_MESSAGE: &str = "credentials not found in native keychain";
 /// How much of a helper's message an error quotes.
 const MAX_DETAIL_CHARS: usize = 200;
-
-/// A registry login found in the docker config or returned by a credential helper.
-#[derive(Clone)]
-pub struct RegistryLogin {
-    /// The user name; `<token>` or the account name when `kind` is an identity token.
-    pub username: String,
-    /// The password or the identity token.
-    pub secret: SecretString,
-    /// What `secret` is.
-    pub kind: LoginKind,
-    /// Where the login came from, for people: `docker config PATH (auths)` or
-    /// `credential helper docker-credential-NAME (credHelpers)`. Never a secret.
-    pub source: String,
-}
-
-impl std::fmt::Debug for RegistryLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryLogin")
-            .field("username", &self.username)
-            .field("secret", &"****")
-            .field("kind", &self.kind)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-/// What the secret of a [`RegistryLogin`] is, which decides how the engine must send it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoginKind {
-    /// A password (or an access token used as one): the engine's `password`.
-    Password,
-    /// An OAuth refresh token: the engine's `identitytoken`, not its `password`.
-    IdentityToken,
-}
 
 /// Why no login could be read for a host. Messages fit on one line and never hold a secret.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +157,7 @@ pub async fn login_for(
     config_path: &Path,
     host: &str,
     timeout: Duration,
-) -> Result<Option<RegistryLogin>, DockerConfigError> {
+) -> Result<Option<Login>, DockerConfigError> {
     login_for_with(config_path, host, &HelperOptions::new(timeout)).await
 }
 
@@ -198,7 +166,7 @@ pub async fn login_for_with(
     config_path: &Path,
     host: &str,
     options: &HelperOptions,
-) -> Result<Option<RegistryLogin>, DockerConfigError> {
+) -> Result<Option<Login>, DockerConfigError> {
     let bytes = match tokio::fs::read(config_path).await {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -367,10 +335,7 @@ impl<'a> ConfigFile<'a> {
     }
 
     /// The login in the `auths` entry for the host; `None` for no entry or an empty one.
-    fn login_from_auths(
-        &self,
-        target: &Target,
-    ) -> Result<Option<RegistryLogin>, DockerConfigError> {
+    fn login_from_auths(&self, target: &Target) -> Result<Option<Login>, DockerConfigError> {
         let Some((key, entry)) = self
             .auths
             .as_ref()
@@ -410,7 +375,7 @@ impl<'a> ConfigFile<'a> {
             } else {
                 username
             };
-            return Ok(Some(RegistryLogin {
+            return Ok(Some(Login {
                 username,
                 secret: identity_token,
                 kind: LoginKind::IdentityToken,
@@ -426,7 +391,7 @@ impl<'a> ConfigFile<'a> {
                 "`auths` entry `{key}` has a password but no username"
             )));
         }
-        Ok(Some(RegistryLogin {
+        Ok(Some(Login {
             username,
             secret: password,
             kind: LoginKind::Password,
@@ -509,7 +474,7 @@ async fn run_helper(
     origin: &'static str,
     target: &Target,
     options: &HelperOptions,
-) -> Result<Option<RegistryLogin>, DockerConfigError> {
+) -> Result<Option<Login>, DockerConfigError> {
     let helper = format!("{HELPER_PREFIX}{name}");
     let search_path = options
         .search_path
@@ -583,7 +548,7 @@ fn interpret_answer(
     stdout: &[u8],
     stderr: &[u8],
     source: String,
-) -> Result<Option<RegistryLogin>, String> {
+) -> Result<Option<Login>, String> {
     let answer = serde_json::from_slice::<Value>(stdout).ok();
     let answer = answer.as_ref().and_then(Value::as_object);
     let field = |name: &str| {
@@ -617,7 +582,7 @@ fn interpret_answer(
     } else {
         LoginKind::Password
     };
-    Ok(Some(RegistryLogin {
+    Ok(Some(Login {
         username: username.to_owned(),
         secret: SecretString::from(secret.to_owned()),
         kind,
@@ -716,7 +681,7 @@ mod tests {
             }
         }
 
-        async fn login(&self, host: &str) -> Result<Option<RegistryLogin>, DockerConfigError> {
+        async fn login(&self, host: &str) -> Result<Option<Login>, DockerConfigError> {
             login_for_with(&self.config(), host, &self.options(TIMEOUT)).await
         }
     }
@@ -730,7 +695,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn assert_login(login: Option<RegistryLogin>, username: &str, secret: &str, kind: LoginKind) {
+    fn assert_login(login: Option<Login>, username: &str, secret: &str, kind: LoginKind) {
         let login = login.expect("a login");
         assert_eq!(login.username, username);
         assert_eq!(login.secret.expose_secret(), secret);

@@ -11,8 +11,9 @@ use secrecy::{ExposeSecret, SecretSlice};
 
 use super::LoadedSecret;
 use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_credentials};
-use super::registry::{ResolvedLogin, login_for_host};
+use super::registry::login_for_host;
 use crate::error::CliError;
+use crate::login::Login;
 use crate::redact::Redactor;
 use crate::reference::{Reference, ReferenceError};
 use crate::scan::ScanSecret;
@@ -25,7 +26,7 @@ pub struct Held<'a> {
     /// The index netrc.
     pub index: Option<&'a IndexCredentials>,
     /// Registry logins, by host: the push targets', the base images'.
-    pub logins: &'a [(String, ResolvedLogin)],
+    pub logins: &'a [(String, Login)],
 }
 
 /// Every secret `held` holds, as the leak scan looks for it, each named by where it came from.
@@ -83,7 +84,7 @@ pub fn registry_hosts(references: &[String]) -> Result<Vec<String>, ReferenceErr
 pub async fn push_logins(
     references: &[String],
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, Option<ResolvedLogin>)>, CliError> {
+) -> Result<Vec<(String, Option<Login>)>, CliError> {
     let mut logins = Vec::new();
     for host in registry_hosts(references)? {
         let login = login_for_host(&host, true, var).await?;
@@ -194,13 +195,8 @@ mod tests {
         }
     }
 
-    fn login(user: &str, secret: &str) -> ResolvedLogin {
-        ResolvedLogin {
-            username: user.into(),
-            secret: SecretString::from(secret),
-            source: "test".into(),
-            identity_token: false,
-        }
+    fn login(user: &str, secret: &str) -> Login {
+        Login::password(user, SecretString::from(secret), "test")
     }
 
     #[test]

@@ -13,56 +13,13 @@
 //! The `aux` digest wins when both are there; a status line for another tag is ignored. The
 //! digest is only the engine's word: `publish` confirms it with the registry either way.
 
-use base64::Engine as _;
+use crate::login::Login;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::Request;
-use secrecy::{ExposeSecret, SecretString};
 
 use super::stream::{StreamError, read_json_lines};
 use super::transport::Api;
-
-/// The login the engine uses for the registry.
-#[derive(Clone)]
-pub struct PushAuth {
-    /// The user name (empty with an identity token).
-    pub username: String,
-    /// The password, token or identity token.
-    pub secret: SecretString,
-    /// The secret is an OAuth identity (refresh) token, not a password.
-    pub identity_token: bool,
-    /// The registry host, as `serveraddress`.
-    pub server: String,
-}
-
-impl std::fmt::Debug for PushAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushAuth")
-            .field("username", &self.username)
-            .field("server", &self.server)
-            .field("secret", &"****")
-            .finish()
-    }
-}
-
-impl PushAuth {
-    /// The `X-Registry-Auth` header value: base64url JSON, as the docker CLI sends it.
-    fn header(&self) -> String {
-        let json = if self.identity_token {
-            serde_json::json!({
-                "identitytoken": self.secret.expose_secret(),
-                "serveraddress": self.server,
-            })
-        } else {
-            serde_json::json!({
-                "username": self.username,
-                "password": self.secret.expose_secret(),
-                "serveraddress": self.server,
-            })
-        };
-        base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
-    }
-}
 
 /// Progress of one push, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,7 +199,8 @@ pub async fn push_image(
     api: &Api,
     repository: &str,
     tag: &str,
-    auth: Option<&PushAuth>,
+    login: Option<&Login>,
+    server: &str,
     on_event: &mut (dyn FnMut(PushEvent) + Send),
 ) -> Result<Pushed, PushError> {
     let path = format!(
@@ -252,9 +210,9 @@ pub async fn push_image(
     );
     let mut request = Request::post(path).header(hyper::header::HOST, "docker");
     // The engine wants the header even for anonymous pushes.
-    let header = match auth {
-        Some(auth) => auth.header(),
-        None => base64::engine::general_purpose::URL_SAFE.encode("{}"),
+    let header = match login {
+        Some(login) => login.registry_auth_header(server),
+        None => Login::anonymous_auth_header(),
     };
     request = request.header("X-Registry-Auth", header);
     let request = request
@@ -593,23 +551,5 @@ mod tests {
             }
             .may_have_reached_registry()
         );
-    }
-
-    #[test]
-    fn auth_header_is_base64url_json_and_debug_hides_the_secret() {
-        let auth = PushAuth {
-            username: "_json_key_base64".into(),
-            secret: SecretString::from("s3cret"),
-            identity_token: false,
-            server: "127.0.0.1:5555".into(),
-        };
-        let decoded = base64::engine::general_purpose::URL_SAFE
-            .decode(auth.header())
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
-        assert_eq!(json["username"], "_json_key_base64");
-        assert_eq!(json["password"], "s3cret");
-        assert_eq!(json["serveraddress"], "127.0.0.1:5555");
-        assert!(!format!("{auth:?}").contains("s3cret"));
     }
 }

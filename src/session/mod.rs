@@ -24,7 +24,6 @@ use tokio::task::JoinHandle;
 use crate::engine::transport::{Api, UpgradeError};
 
 pub use filesync::ContextSource;
-pub use services::RegistryCredential;
 
 /// BuildKit refuses secrets larger than this (the docker CLI's limit).
 pub const MAX_SECRET_BYTES: usize = 500 * 1024;
@@ -35,7 +34,7 @@ pub struct SessionStore {
     /// Secret values by id (`netrc`, and each `--secret id=...`).
     pub secrets: HashMap<String, Arc<SecretSlice<u8>>>,
     /// Registry credentials by bare host (`europe-west4-docker.pkg.dev`, `127.0.0.1:5555`).
-    pub registries: HashMap<String, RegistryCredential>,
+    pub registries: HashMap<String, crate::login::Login>,
     /// The context and Dockerfile, when the engine pulls them over the session.
     pub files: Option<ContextSource>,
     /// The key under which the engine keeps its copy of the context between builds (see

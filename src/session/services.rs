@@ -17,28 +17,11 @@ use bollard_buildkit_proto::moby::filesync::v1::{
     GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
     VerifyTokenAuthorityResponse,
 };
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use secrecy::{ExposeSecret, SecretSlice};
 use tonic::{Request, Response, Status};
 
 use super::{MAX_SECRET_BYTES, SessionStore};
-
-/// A registry login for the engine's pulls: user name and password or token.
-#[derive(Clone)]
-pub struct RegistryCredential {
-    /// The user name (`oauth2accesstoken`, `_json_key_base64`, ...).
-    pub username: String,
-    /// The password or token.
-    pub secret: SecretString,
-}
-
-impl std::fmt::Debug for RegistryCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryCredential")
-            .field("username", &self.username)
-            .field("secret", &"****")
-            .finish()
-    }
-}
+use crate::login::Login;
 
 /// The services, ready for a hyper HTTP/2 connection.
 pub fn routes(store: SessionStore) -> tonic::service::Routes {
@@ -125,7 +108,7 @@ impl Secrets for SecretService {
 }
 
 struct AuthServiceImpl {
-    registries: HashMap<String, RegistryCredential>,
+    registries: HashMap<String, Login>,
 }
 
 impl AuthServiceImpl {
@@ -143,11 +126,12 @@ impl Auth for AuthServiceImpl {
         let host = &request.get_ref().host;
         // An empty answer means anonymous, which is right for public base images.
         let response = match self.registries.get(host) {
-            Some(cred) => {
-                tracing::debug!(host = %host, username = %cred.username, "serving registry credentials");
+            Some(login) => {
+                // An identity token goes with no user name, as the docker CLI answers.
+                tracing::debug!(host = %host, username = %login.session_username(), "serving registry credentials");
                 CredentialsResponse {
-                    username: cred.username.clone(),
-                    secret: cred.secret.expose_secret().to_owned(),
+                    username: login.session_username().to_owned(),
+                    secret: login.secret.expose_secret().to_owned(),
                 }
             }
             None => CredentialsResponse::default(),
