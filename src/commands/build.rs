@@ -2,16 +2,12 @@
 //! build on the engine, show its progress, and write the results where asked.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use secrecy::ExposeSecret;
-use tokio::sync::mpsc;
 
 use crate::cli::BuildArgs;
 use crate::config::TemplateValues;
@@ -19,10 +15,9 @@ use crate::context::walk::Notice;
 use crate::context::{ContextPlan, archive};
 use crate::credentials::held::{self, Held, ShownName};
 use crate::credentials::index::{
-    IndexCredentials, IndexEnv, IndexOptions, Preflight, add_google_tokens, preflight,
-    resolve_index_credentials,
+    IndexCredentials, IndexEnv, IndexOptions, NETRC_SOURCES, Preflight, add_google_tokens,
+    index_build_args, preflight, resolve_index_credentials,
 };
-use crate::credentials::registry::login_for_host;
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
 use crate::dockerfile::Dockerfile;
@@ -33,7 +28,7 @@ use crate::error::{CliError, ExitStatus};
 use crate::login::Login;
 use crate::printer::Printer;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
-use crate::reference::{Reference, host_aliases};
+use crate::reference::Reference;
 use crate::session::filesync::{self, TransferSummary};
 use crate::session::{ContextSource, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer, GlobalSettings};
@@ -43,8 +38,6 @@ use super::results::{ResultFiles, Results, write_file, write_results};
 /// The build's reporter, shared by the stream, the ticker and the context walk.
 type SharedReporter = Arc<Mutex<Box<dyn Reporter>>>;
 
-/// Context bytes per request-body chunk.
-const BODY_CHUNK: usize = 256 * 1024;
 /// How long to wait for the engine to wind a cancelled build down.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
@@ -107,7 +100,7 @@ pub async fn run(
         }
         Err(err) => return Err(err.into()),
     };
-    add_index_build_args(parsed.as_ref().ok(), &mut settings, printer)?;
+    add_index_build_args(parsed.as_ref().ok(), &mut settings, printer);
     lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
     if settings.lint_only {
         return Ok(ExitStatus::Success);
@@ -136,7 +129,8 @@ pub async fn run(
         Some(push) => held::push_logins(&push.references, &var).await?,
         None => Vec::new(),
     };
-    let base_logins = base_image_logins(&dockerfile, &settings.tags, &var).await?;
+    let base_logins =
+        held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?;
     // No name the registry or the image shows may hold a secret.
     held::check_names(&shown_names(args, &settings), &crate::redact::current())?;
 
@@ -192,12 +186,7 @@ pub async fn run(
             .insert(secret.id.clone(), Arc::clone(&secret.value));
     }
     // BuildKit asks for the base images' logins over the session when a registry wants one.
-    for (host, login) in &base_logins {
-        // BuildKit may ask by any of the registry's names (Docker Hub's API host, say).
-        for alias in host_aliases(host) {
-            store.registries.insert(alias, login.clone());
-        }
-    }
+    store.serve_logins(&base_logins);
     let logins: Vec<(String, Login)> = push_logins
         .into_iter()
         .filter_map(|(host, login)| login.map(|login| (host, login)))
@@ -511,10 +500,6 @@ fn lint_build(
     )
 }
 
-/// Where shipimg looks for the index netrc, for the error when it finds none.
-const NETRC_SOURCES: &str =
-    "--netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc";
-
 /// True when a step mounts the `netrc` secret (or the Dockerfile does not parse: the later
 /// checks then report that).
 fn mounts_netrc(dockerfile: Option<&Dockerfile>) -> bool {
@@ -553,61 +538,21 @@ fn check_secret_mounts(
     }
 }
 
-/// The logins for the registries of the Dockerfile's base images that have one.
-async fn base_image_logins(
-    dockerfile: &Dockerfile,
-    tags: &[String],
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, Login)>, CliError> {
-    let hosts = dockerfile.base_image_hosts();
-    let push_hosts = held::registry_hosts(tags)?;
-    let mut logins = Vec::new();
-    for host in hosts {
-        let push_target = push_hosts.contains(&host);
-        if let Some(login) = login_for_host(&host, push_target, var).await? {
-            logins.push((host, login));
-        }
-    }
-    Ok(logins)
-}
-
-/// The index URLs as the build arguments pip and uv read (`PIP_INDEX_URL`, `UV_INDEX_URL` and
-/// their `EXTRA_` lists), for each the Dockerfile declares with `ARG` and the user left unset:
-/// `shipimg init`'s Dockerfiles then need no `--build-arg`. The URLs carry no credential.
+/// Adds the index URLs as the build arguments pip and uv read, where the Dockerfile declares
+/// them and the user left them unset; warns about each URL withheld for its credentials.
 fn add_index_build_args(
     dockerfile: Option<&Dockerfile>,
     settings: &mut BuildSettings,
     printer: &Printer,
-) -> Result<(), CliError> {
-    let Some((first, rest)) = settings.index_urls.split_first() else {
-        return Ok(());
-    };
+) {
     let declared = dockerfile.map(|d| d.args.as_slice()).unwrap_or_default();
-    let extra = rest.join(" ");
-    for (name, value) in [
-        ("PIP_INDEX_URL", first.clone()),
-        ("UV_INDEX_URL", first.clone()),
-        ("PIP_EXTRA_INDEX_URL", extra.clone()),
-        ("UV_EXTRA_INDEX_URL", extra.clone()),
-    ] {
-        if value.is_empty()
-            || !declared.iter().any(|d| d == name)
-            || settings.build_args.contains_key(name)
-        {
-            continue;
-        }
-        if value
-            .split_whitespace()
-            .any(crate::leak::userinfo::has_userinfo)
-        {
-            printer.warn(&format!(
-                "not passing an index URL with credentials in it as build argument {name}"
-            ));
-            continue;
-        }
-        settings.build_args.insert(name.to_owned(), value);
+    let args = index_build_args(&settings.index_urls, declared, &settings.build_args);
+    for name in args.withheld {
+        printer.warn(&format!(
+            "not passing an index URL with credentials in it as build argument {name}"
+        ));
     }
-    Ok(())
+    settings.build_args.extend(args.added);
 }
 
 /// What the build will do, before it starts: where the settings came from, the image and its
@@ -713,34 +658,13 @@ fn warn_notice(reporter: &SharedReporter, notice: &Notice) {
     reporter.warning(&super::context::notice_text(notice));
 }
 
-/// The tar request body, written by a blocking thread while the engine reads it; the walk's
-/// notices go to the build's reporter.
+/// The tar request body; the walk's notices go to the build's reporter.
 fn stream_tar(
     plan: Arc<ContextPlan>,
     reporter: &SharedReporter,
-) -> (
-    BoxStream<'static, std::io::Result<Bytes>>,
-    tokio::task::JoinHandle<Result<archive::ContextSummary, crate::context::ContextError>>,
-) {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
+) -> (archive::TarBody, archive::TarTask) {
     let reporter = Arc::clone(reporter);
-    let task = tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
-            tx: tx.clone(),
-            buffer: BytesMut::with_capacity(BODY_CHUNK),
-        };
-        let mut warn = |notice: &Notice| warn_notice(&reporter, notice);
-        let result = archive::write_tar(&plan, &mut writer, &mut warn);
-        if let Err(err) = &result {
-            // Abort the request body so the engine never builds from a truncated context.
-            let _ = tx.blocking_send(Err(std::io::Error::other(err.to_string())));
-        }
-        result
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    (body.boxed(), task)
+    archive::tar_body(plan, move |notice: &Notice| warn_notice(&reporter, notice))
 }
 
 /// `context: sent 12 files (3.4 MiB), 24988 unchanged`.
@@ -786,39 +710,4 @@ fn remove_stale_results(settings: &BuildSettings) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-/// Bridges the blocking tar writer to the async request body, in chunks.
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-    buffer: BytesMut,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = self.buffer.split().freeze();
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the engine stopped reading the context",
-            )
-        })
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= BODY_CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
 }

@@ -11,8 +11,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde::Serialize;
 use tar::{EntryType, Header};
+use tokio::sync::mpsc;
 
 use super::walk::{Entry, EntryKind, Notice, walk};
 use super::{ContextError, ContextPlan};
@@ -362,6 +368,74 @@ impl Read for ExactReader<'_> {
         out[..n].copy_from_slice(&self.buffer[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// Context bytes per request-body chunk.
+const BODY_CHUNK: usize = 256 * 1024;
+
+/// The tar as a request body: chunks the engine reads while a blocking thread writes them.
+pub type TarBody = BoxStream<'static, io::Result<Bytes>>;
+/// The thread writing a [`TarBody`]: what it sent, or why it stopped.
+pub type TarTask = tokio::task::JoinHandle<Result<ContextSummary, ContextError>>;
+
+/// Streams the plan's tar as a request body: a blocking thread walks and writes it in
+/// [`BODY_CHUNK`]s while the engine reads, telling `on_notice` what the walk leaves out. A walk
+/// that fails aborts the body, so the engine never builds from a truncated context.
+pub fn tar_body(
+    plan: Arc<ContextPlan>,
+    mut on_notice: impl FnMut(&Notice) + Send + 'static,
+) -> (TarBody, TarTask) {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            tx: tx.clone(),
+            buffer: BytesMut::with_capacity(BODY_CHUNK),
+        };
+        let result = write_tar(&plan, &mut writer, &mut on_notice);
+        if let Err(err) = &result {
+            let _ = tx.blocking_send(Err(io::Error::other(err.to_string())));
+        }
+        result
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (body.boxed(), task)
+}
+
+/// Bridges the blocking tar writer to the async request body, in chunks.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buffer: BytesMut,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buffer.split().freeze();
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the engine stopped reading the context",
+            )
+        })
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= BODY_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
     }
 }
 

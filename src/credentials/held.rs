@@ -93,6 +93,24 @@ pub async fn push_logins(
     Ok(logins)
 }
 
+/// The logins for the registries the build's base images come from (`hosts`), where one is
+/// found. `SHIPIMG_REGISTRY_*` counts only for a host the build also pushes to (`tags`).
+pub async fn base_image_logins(
+    hosts: &[String],
+    tags: &[String],
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, Login)>, CliError> {
+    let push_hosts = registry_hosts(tags)?;
+    let mut logins = Vec::new();
+    for host in hosts {
+        let push_target = push_hosts.contains(host);
+        if let Some(login) = login_for_host(host, push_target, var).await? {
+            logins.push((host.clone(), login));
+        }
+    }
+    Ok(logins)
+}
+
 /// True when the index netrc would come from `$NETRC` or `~/.netrc`, not from anything the user
 /// gave shipimg itself.
 pub fn implicit_netrc(options: &IndexOptions, var: &dyn Fn(&str) -> Option<String>) -> bool {

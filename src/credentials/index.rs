@@ -138,6 +138,55 @@ pub fn is_artifact_registry_python(host: &str) -> bool {
     host.ends_with("-python.pkg.dev")
 }
 
+/// The build arguments pip and uv read an index from, for a build of `index_urls`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IndexBuildArgs {
+    /// `(name, value)` to add.
+    pub added: Vec<(String, String)>,
+    /// Names left out because their URL carries a credential.
+    pub withheld: Vec<&'static str>,
+}
+
+/// The index URLs as the build arguments pip and uv read (`PIP_INDEX_URL`, `UV_INDEX_URL` and
+/// their `EXTRA_` lists), for each the Dockerfile declares with `ARG` (`declared`) and the user
+/// left unset (`set`): `shipimg init`'s Dockerfiles then need no `--build-arg`. A URL with a
+/// credential in it is never a build argument.
+pub fn index_build_args(
+    index_urls: &[String],
+    declared: &[String],
+    set: &std::collections::BTreeMap<String, String>,
+) -> IndexBuildArgs {
+    let mut args = IndexBuildArgs::default();
+    let Some((first, rest)) = index_urls.split_first() else {
+        return args;
+    };
+    let extra = rest.join(" ");
+    for (name, value) in [
+        ("PIP_INDEX_URL", first),
+        ("UV_INDEX_URL", first),
+        ("PIP_EXTRA_INDEX_URL", &extra),
+        ("UV_EXTRA_INDEX_URL", &extra),
+    ] {
+        if value.is_empty() || !declared.iter().any(|d| d == name) || set.contains_key(name) {
+            continue;
+        }
+        if value
+            .split_whitespace()
+            .any(crate::leak::userinfo::has_userinfo)
+        {
+            args.withheld.push(name);
+        } else {
+            args.added.push((name.to_owned(), value.clone()));
+        }
+    }
+    args
+}
+
+/// Where [`resolve_index_credentials`] looks for the index netrc, in its order, for the error
+/// when a build needs one and none was found.
+pub const NETRC_SOURCES: &str =
+    "--netrc, SHIPIMG_NETRC, SHIPIMG_INDEX_USERNAME/SHIPIMG_INDEX_PASSWORD, $NETRC, ~/.netrc";
+
 /// Finds the netrc for the build, without Google tokens (see [`add_google_tokens`]).
 /// `Ok(None)` when no source applies.
 pub fn resolve_index_credentials(
@@ -389,6 +438,44 @@ pub async fn preflight(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_urls_become_the_declared_unset_build_args_never_with_credentials() {
+        let urls = |list: &[&str]| list.iter().map(|u| (*u).to_owned()).collect::<Vec<_>>();
+        let declared = urls(&["PIP_INDEX_URL", "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL"]);
+        let mut set = std::collections::BTreeMap::new();
+        set.insert("UV_INDEX_URL".to_owned(), "mine".to_owned());
+        let args = index_build_args(
+            &urls(&["https://a.example/simple", "https://b.example/simple"]),
+            &declared,
+            &set,
+        );
+        assert_eq!(
+            args.added,
+            [
+                (
+                    "PIP_INDEX_URL".to_owned(),
+                    "https://a.example/simple".to_owned()
+                ),
+                (
+                    "PIP_EXTRA_INDEX_URL".to_owned(),
+                    "https://b.example/simple".to_owned()
+                ),
+            ]
+        );
+        assert!(args.withheld.is_empty());
+        let args = index_build_args(
+            &urls(&["https://a.example/simple", "https://u:p@b.example/simple"]),
+            &declared,
+            &Default::default(),
+        );
+        assert_eq!(args.withheld, ["PIP_EXTRA_INDEX_URL"]);
+        assert_eq!(args.added.len(), 2, "{args:?}");
+        assert_eq!(
+            index_build_args(&[], &declared, &set),
+            IndexBuildArgs::default()
+        );
+    }
 
     fn env<'a>(
         vars: &'a [(&'a str, &'a str)],

@@ -22,6 +22,7 @@ use secrecy::SecretSlice;
 use tokio::task::JoinHandle;
 
 use crate::engine::transport::{Api, UpgradeError};
+use crate::login::Login;
 
 pub use filesync::ContextSource;
 
@@ -34,12 +35,24 @@ pub struct SessionStore {
     /// Secret values by id (`netrc`, and each `--secret id=...`).
     pub secrets: HashMap<String, Arc<SecretSlice<u8>>>,
     /// Registry credentials by bare host (`europe-west4-docker.pkg.dev`, `127.0.0.1:5555`).
-    pub registries: HashMap<String, crate::login::Login>,
+    pub registries: HashMap<String, Login>,
     /// The context and Dockerfile, when the engine pulls them over the session.
     pub files: Option<ContextSource>,
     /// The key under which the engine keeps its copy of the context between builds (see
     /// [`filesync::shared_key`]); a fresh one per session when unset.
     pub shared_key: Option<String>,
+}
+
+impl SessionStore {
+    /// Serves each `(host, login)` under every name BuildKit may ask for the host by (Docker
+    /// Hub's API host, say).
+    pub fn serve_logins(&mut self, logins: &[(String, Login)]) {
+        for (host, login) in logins {
+            for alias in crate::reference::host_aliases(host) {
+                self.registries.insert(alias, login.clone());
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -161,5 +174,37 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    #[test]
+    fn a_login_is_served_under_every_name_of_its_registry() {
+        let mut store = SessionStore::default();
+        let login = |user: &str| Login::password(user, SecretString::from("s3cret-pass"), "test");
+        store.serve_logins(&[
+            ("docker.io".to_owned(), login("hub")),
+            ("127.0.0.1:5555".to_owned(), login("local")),
+        ]);
+        let mut names: Vec<(&str, &str)> = store
+            .registries
+            .iter()
+            .map(|(host, login)| (host.as_str(), login.username.as_str()))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("127.0.0.1:5555", "local"),
+                ("docker.io", "hub"),
+                ("index.docker.io", "hub"),
+                ("registry-1.docker.io", "hub"),
+            ]
+        );
     }
 }
