@@ -1,8 +1,9 @@
 //! Exit codes, and the one place where an error becomes what the user reads.
 //!
-//! Domain modules return typed errors (`thiserror`) where a caller may branch on the cause, and
-//! `anyhow` with context elsewhere. At the top, every error becomes a [`CliError`]: a message, an
-//! optional `hint:` with the fix, and the exit status.
+//! Domain modules return typed errors (`thiserror`): the message says what went wrong and
+//! where, the cause rides in `#[source]` (never repeated in the message), and [`UserError`] adds
+//! the fix. Commands return [`CliError`], so `?` on a domain error converts it here, once: its
+//! message, then its causes joined by `: `, its hint and its exit status.
 
 use std::fmt;
 
@@ -53,9 +54,12 @@ impl CliError {
         }
     }
 
-    /// A failure nobody could have foreseen (exit 1), reported with its whole cause chain.
+    /// A failure nobody could have foreseen (exit 1): its message says so, and the hint asks
+    /// for a report.
     pub fn unexpected(message: impl Into<String>) -> Self {
-        Self::user(message)
+        Self::user(format!("unexpected: {}", message.into())).with_hint(
+            "this is a bug in shipimg, or a failure it did not foresee: run again with -vv and report it at https://github.com/shipimg/shipimg/issues",
+        )
     }
 
     /// A command or flag that is not available yet (exit 2).
@@ -109,45 +113,38 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-impl From<crate::reference::ReferenceError> for CliError {
-    /// A bad reference where no flag or key is known to name: the message and its fix.
-    fn from(err: crate::reference::ReferenceError) -> Self {
-        CliError::user(err.to_string()).with_hint(err.hint())
+/// An error a domain module returns for the user to read. Its `Display` says what went wrong
+/// and where without repeating its source's text; [`CliError`]'s conversion appends the causes.
+pub trait UserError: std::error::Error {
+    /// The fix, for the `hint:` line, where there is one.
+    fn hint(&self) -> Option<String> {
+        None
+    }
+
+    /// The exit status.
+    fn status(&self) -> ExitStatus {
+        ExitStatus::Failure
     }
 }
 
-impl From<anyhow::Error> for CliError {
-    /// A `CliError` anywhere in the chain keeps its hint and status, prefixed by any context
-    /// added above it; any other error is rendered as its chain joined by `: `.
-    fn from(err: anyhow::Error) -> Self {
-        let mut prefix = Vec::new();
-        for cause in err.chain() {
-            if let Some(cli) = cause.downcast_ref::<CliError>() {
-                prefix.push(cli.message.clone());
-                return CliError {
-                    message: prefix.join(": "),
-                    hint: cli.hint.clone(),
-                    status: cli.status,
-                };
-            }
-            prefix.push(cause.to_string());
+impl<E: UserError> From<E> for CliError {
+    fn from(err: E) -> Self {
+        CliError {
+            message: chain(&err),
+            hint: err.hint(),
+            status: err.status(),
         }
-        CliError::unexpected(join_chain(&err))
     }
 }
 
-/// `a: b: c` from an error chain, skipping a cause whose text its parent already ends with.
-pub fn join_chain(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
+/// `message: cause: cause`, each error of the chain once.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        cause = err.source();
     }
     out
 }
@@ -155,7 +152,6 @@ pub fn join_chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context;
 
     #[test]
     fn exit_codes_are_stable() {
@@ -166,23 +162,46 @@ mod tests {
         assert_eq!(ExitStatus::Interrupted.code(), 130);
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to read `x`")]
+    struct ReadFailed(#[source] std::io::Error);
+
+    impl UserError for ReadFailed {
+        fn hint(&self) -> Option<String> {
+            Some("check the path".into())
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no hint here")]
+    struct Bare;
+
+    impl UserError for Bare {
+        fn status(&self) -> ExitStatus {
+            ExitStatus::Usage
+        }
+    }
+
     #[test]
-    fn cli_error_keeps_hint_and_status_under_context() {
-        let inner = CliError::usage("bad flag").with_hint("use --x");
-        let err = Err::<(), _>(inner).context("reading settings").unwrap_err();
-        let cli = CliError::from(err);
-        assert_eq!(cli.message(), "reading settings: bad flag");
-        assert_eq!(cli.hint(), Some("use --x"));
+    fn a_domain_error_becomes_its_message_then_its_causes_once_with_its_hint() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let cli = CliError::from(ReadFailed(io));
+        assert_eq!(cli.message(), "failed to read `x`: no such file");
+        assert_eq!(cli.hint(), Some("check the path"));
+        assert_eq!(cli.status(), ExitStatus::Failure);
+        let cli = CliError::from(Bare);
+        assert_eq!((cli.message(), cli.hint()), ("no hint here", None));
         assert_eq!(cli.status(), ExitStatus::Usage);
     }
 
     #[test]
-    fn plain_error_chain_is_joined() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = Err::<(), _>(io).context("failed to read `x`").unwrap_err();
-        let cli = CliError::from(err);
-        assert_eq!(cli.message(), "failed to read `x`: no such file");
-        assert_eq!(cli.hint(), None);
-        assert_eq!(cli.status(), ExitStatus::Failure);
+    fn unexpected_errors_say_so_and_ask_for_a_report() {
+        let cli = CliError::unexpected("a worker thread failed: panicked");
+        assert_eq!(
+            cli.message(),
+            "unexpected: a worker thread failed: panicked"
+        );
+        assert!(cli.hint().unwrap().contains("report it"));
+        assert_eq!(cli.status().code(), 1, "exit codes are stable");
     }
 }

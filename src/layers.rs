@@ -18,6 +18,10 @@ const LAYERS: &[(&str, &str)] = &[
         "image references: the distribution grammar, Docker Hub's names",
     ),
     ("error", "the user-facing error and exit statuses"),
+    (
+        "reference",
+        "image references: the distribution grammar, Docker Hub's names",
+    ),
     ("child_env", "the environment children get, minus secrets"),
     (
         "leak",

@@ -91,7 +91,6 @@ pub fn run(cli: Cli) -> ExitStatus {
     match outcome {
         Ok(status) => status,
         Err(err) => {
-            let err = error::CliError::from(err);
             printer.error(&err);
             err.status()
         }

@@ -276,7 +276,10 @@ fn push_error(
             "could not push {reference} after {attempts} attempts: {message}"
         ))
         .with_hint("the registry kept failing; try again later, or raise --push-attempts"),
-        other => CliError::user(format!("could not push {reference}: {other}")),
+        other => CliError::user(format!(
+            "could not push {reference}: {}",
+            crate::error::chain(&other)
+        )),
     }
 }
 

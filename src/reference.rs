@@ -510,6 +510,13 @@ fn check_digest(digest: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A bad reference where no flag or key is known to name: the message and its fix.
+impl crate::error::UserError for ReferenceError {
+    fn hint(&self) -> Option<String> {
+        Some(ReferenceError::hint(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

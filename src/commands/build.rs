@@ -19,7 +19,7 @@ use crate::credentials::index::{
     index_build_args, preflight, resolve_index_credentials,
 };
 use crate::credentials::secret_spec::SecretSource;
-use crate::credentials::{LoadedSecret, SecretError, read_secret_env, read_secret_file};
+use crate::credentials::{LoadedSecret, read_secret_env, read_secret_file};
 use crate::dockerfile::Dockerfile;
 use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
@@ -46,7 +46,7 @@ pub async fn run(
     args: &BuildArgs,
     global: &GlobalSettings,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> Result<ExitStatus, CliError> {
     let env = |name: &str| std::env::var(name).ok();
     let project = crate::config::load(&args.path)?;
     let values = |templates: &[String]| {
@@ -66,8 +66,7 @@ pub async fn run(
         let loaded = match &spec.source {
             SecretSource::File(path) => read_secret_file(&spec.id, path),
             SecretSource::Env(var) => read_secret_env(&spec.id, var),
-        }
-        .map_err(secret_error)?;
+        }?;
         crate::redact::register_bytes(&loaded.value);
         secrets.push(loaded);
     }
@@ -80,8 +79,8 @@ pub async fn run(
         var: &var,
         home: std::env::home_dir(),
     };
-    let cwd = std::env::current_dir()?;
-    let plan = ContextPlan::new(&settings.context, &cwd).map_err(super::context::context_error)?;
+    let cwd = super::current_dir()?;
+    let plan = ContextPlan::new(&settings.context, &cwd)?;
     // Parsed once for every check below; the lint reports a Dockerfile it cannot parse.
     let parsed = Dockerfile::parse(&plan.dockerfile_text);
     let index = match resolve_index_credentials(&index_options, &index_env) {
@@ -98,7 +97,7 @@ pub async fn run(
             ));
             None
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => return Err(err),
     };
     add_index_build_args(parsed.as_ref().ok(), &mut settings, printer);
     lint_build(&plan, &settings, &secrets, index.as_ref(), printer)?;
@@ -226,9 +225,7 @@ pub async fn run(
         let node = filesync::node_id(filesync::node_id_dir(&var).as_deref());
         store.shared_key = Some(filesync::shared_key(&plan.dir, &node));
     }
-    let session = Session::start(&api, store)
-        .await
-        .map_err(|err| CliError::user(err.to_string()))?;
+    let session = Session::start(&api, store).await?;
 
     let params = BuildParams {
         // With --push the tags are set only once the scan passed: a refused image is never
@@ -306,7 +303,7 @@ pub async fn run(
     ticker.abort();
     session.close();
     let context_result = match context_task {
-        Some(task) => task.await?.map(drop),
+        Some(task) => super::joined(task.await)?.map(drop),
         None => sync_source
             .as_ref()
             .and_then(ContextSource::take_failure)
@@ -319,18 +316,18 @@ pub async fn run(
         if interrupted {
             let message = "build cancelled (interrupted)".to_owned();
             reporter.finish(&Outcome::Failed { message });
-            return Err(CliError::user("build cancelled: interrupted")
-                .with_status(ExitStatus::Interrupted)
-                .into());
+            return Err(
+                CliError::user("build cancelled: interrupted").with_status(ExitStatus::Interrupted)
+            );
         }
         let image_id = match (result, context_result) {
             (Ok(image_id), Ok(_)) => image_id,
             // A context failure is the cause of whatever the engine said after it.
             (_, Err(err)) => {
                 reporter.finish(&Outcome::Failed {
-                    message: err.to_string(),
+                    message: crate::error::chain(&err),
                 });
-                return Err(super::context::context_error(err));
+                return Err(err.into());
             }
             (Err(err), Ok(_)) => {
                 let message = err.to_string();
@@ -339,7 +336,7 @@ pub async fn run(
                 });
                 let cli = build_error(err, reporter.state().failure())
                     .map_text(|text| error_redactor.redact(text).into_owned());
-                return Err(cli.into());
+                return Err(cli);
             }
         };
         reporter.finish(&Outcome::Built {
@@ -390,8 +387,7 @@ pub async fn run(
         scanned = scan => scanned?,
         _ = tokio::signal::ctrl_c() => {
             return Err(CliError::user("interrupted during the leak scan: nothing was pushed")
-                .with_status(ExitStatus::Interrupted)
-                .into());
+                .with_status(ExitStatus::Interrupted));
         }
     };
     for reference in &push.references {
@@ -415,8 +411,7 @@ pub async fn run(
         _ = tokio::signal::ctrl_c() => {
             Err(CliError::user("interrupted during the push: some tags may not have reached the registry")
                 .with_hint(format!("push again with `shipimg push {}`", push.references.join(" ")))
-                .with_status(ExitStatus::Interrupted)
-                .into())
+                .with_status(ExitStatus::Interrupted))
         }
     }
 }
@@ -460,15 +455,6 @@ fn shown_names<'a>(args: &BuildArgs, settings: &'a BuildSettings) -> Vec<ShownNa
         });
     }
     names
-}
-
-fn secret_error(err: SecretError) -> CliError {
-    let hint = match &err {
-        SecretError::File { .. } => "check the path given to `--secret src=` or `--netrc`",
-        SecretError::EnvUnset { .. } => "export the variable, or give the secret with `src=PATH`",
-        SecretError::TooLarge { .. } => "BuildKit secrets are limited to 500 KiB",
-    };
-    CliError::user(err.to_string()).with_hint(hint)
 }
 
 /// Lints the Dockerfile with everything the build holds: warnings are shown, errors stop the
@@ -630,9 +616,9 @@ fn build_error(err: BuildError, failed: Option<progress::FailedStep>) -> CliErro
         (BuildError::Failed { message }, None) => {
             CliError::user(format!("build failed: {message}"))
         }
-        (err @ BuildError::Connection { .. }, _) => CliError::user(err.to_string())
+        (err @ BuildError::Connection { .. }, _) => CliError::user(crate::error::chain(&err))
             .with_hint("is dockerd still running? `shipimg doctor` checks the connection"),
-        (err, _) => CliError::user(err.to_string()),
+        (err, _) => CliError::user(crate::error::chain(&err)),
     }
 }
 

@@ -18,7 +18,7 @@ enum Output {
 }
 
 /// Plans the context, then summarises it or writes its tar.
-pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub async fn run(args: &ContextArgs, printer: &Printer) -> Result<ExitStatus, CliError> {
     // The same context `build` would stage: its Dockerfile from -f, SHIPIMG_DOCKERFILE or the
     // project config.
     let project = crate::config::load(&args.path)?;
@@ -37,13 +37,15 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
         }
     });
     if matches!(output, Some(Output::Stdout)) && std::io::stdout().is_terminal() {
-        return Err(CliError::user("refusing to write a tar archive to a terminal")
-            .with_hint("redirect it: `shipimg context --output - > context.tar`, or pipe it to `tar -t`")
-            .into());
+        return Err(
+            CliError::user("refusing to write a tar archive to a terminal").with_hint(
+                "redirect it: `shipimg context --output - > context.tar`, or pipe it to `tar -t`",
+            ),
+        );
     }
 
-    let cwd = std::env::current_dir()?;
-    let plan = ContextPlan::new(&options, &cwd).map_err(context_error)?;
+    let cwd = super::current_dir()?;
+    let plan = ContextPlan::new(&options, &cwd)?;
     // A Dockerfile that copies a credential file from the context stops here, as the build
     // would: the lint's credential-copy rules.
     super::lint::lint_dockerfile(
@@ -59,37 +61,38 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> anyhow::Result<ExitSt
         printer,
     )?;
     let warn_printer = printer.clone();
-    let summary = tokio::task::spawn_blocking(move || -> Result<ContextSummary, ContextError> {
-        let mut warn = |notice: &Notice| warn_notice(&warn_printer, notice);
-        match output {
-            None => archive::summarize(&plan, &mut warn),
-            Some(Output::Stdout) => {
-                grow_stdout_pipe();
-                let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                archive::write_tar(&plan, out, &mut warn)
-            }
-            Some(Output::File(path)) => {
-                let file = std::fs::File::create(&path).map_err(|source| ContextError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                let out = std::io::BufWriter::with_capacity(1 << 20, file);
-                let result = archive::write_tar(&plan, out, &mut warn);
-                if result.is_err() {
-                    // Nothing half-written stays behind looking like a context.
-                    let _ = std::fs::remove_file(&path);
+    let summary = super::joined(
+        tokio::task::spawn_blocking(move || -> Result<ContextSummary, ContextError> {
+            let mut warn = |notice: &Notice| warn_notice(&warn_printer, notice);
+            match output {
+                None => archive::summarize(&plan, &mut warn),
+                Some(Output::Stdout) => {
+                    grow_stdout_pipe();
+                    let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                    archive::write_tar(&plan, out, &mut warn)
                 }
-                result
+                Some(Output::File(path)) => {
+                    let file = std::fs::File::create(&path).map_err(|source| ContextError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+                    let result = archive::write_tar(&plan, out, &mut warn);
+                    if result.is_err() {
+                        // Nothing half-written stays behind looking like a context.
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    result
+                }
             }
-        }
-    })
-    .await?
-    .map_err(context_error)?;
+        })
+        .await,
+    )??;
 
     let to_stdout = args.output.is_none();
     match args.format {
         OutputFormat::Json => {
-            let json = serde_json::to_string_pretty(&summary)?;
+            let json = super::to_json(&summary)?;
             if to_stdout {
                 printer.stdout_line(&json);
             } else {
@@ -120,15 +123,6 @@ fn grow_stdout_pipe() {
     // the pipe's capacity and fails harmlessly when fd is not a pipe.
     unsafe {
         libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
-    }
-}
-
-pub(crate) fn context_error(err: ContextError) -> anyhow::Error {
-    let hint = err.hint();
-    let cli = CliError::user(err.to_string());
-    match hint {
-        Some(hint) => cli.with_hint(hint).into(),
-        None => cli.into(),
     }
 }
 

@@ -12,14 +12,14 @@ pub async fn run(
     args: &DoctorArgs,
     _global: &GlobalSettings,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> Result<ExitStatus, CliError> {
     let endpoint = resolve_endpoint(&EndpointEnv::from_process())?;
     tracing::debug!(address = %endpoint.address, source = %endpoint.source, "engine endpoint");
     let engine = Engine::connect(endpoint).await.map_err(CliError::from)?;
     let report = engine.report().await.map_err(CliError::from)?;
 
     match args.format {
-        OutputFormat::Json => printer.stdout_line(&serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => printer.stdout_line(&super::to_json(&report)?),
         OutputFormat::Text => {
             for line in render_text(&report) {
                 printer.stdout_line(&line);
@@ -34,8 +34,7 @@ pub async fn run(
             "the engine at {} cannot run BuildKit builds (it runs {})",
             report.address, report.os
         ))
-        .with_hint("shipimg needs a Linux Docker Engine")
-        .into());
+        .with_hint("shipimg needs a Linux Docker Engine"));
     }
     Ok(ExitStatus::Success)
 }

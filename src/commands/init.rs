@@ -7,35 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::cli::InitArgs;
 use crate::config::{ConfigSource, check_image, check_index_url};
 use crate::error::{CliError, ExitStatus};
-use crate::init::{self, Dependencies, InitError, ProjectKind};
+use crate::init::{self, Dependencies, ProjectKind};
 use crate::printer::Printer;
 
 /// Sets the project up.
-pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub async fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, CliError> {
     let dir = &args.path;
-    let detected = init::detect(dir, args.kind, args.cmd.as_deref()).map_err(|err| {
-        let hint = match &err {
-            InitError::NoProject(_) => {
-                "run `shipimg init` in a Python project with a pyproject.toml (pip, Poetry or uv) or a requirements.txt, or pass its directory"
-            }
-            InitError::KindNeedsPyproject(..) => {
-                "drop --kind to build the requirements.txt as it is, or pass --kind requirements"
-            }
-            InitError::Pipfile(_) => {
-                "export the lock with `pipenv requirements > requirements.txt` (add --hash for hashes), then run init again"
-            }
-            InitError::Invalid { .. } => "fix the file's TOML syntax, then run init again",
-            InitError::UnknownKind(_) => {
-                "say how it is built with `--kind pip|poetry|uv|requirements`"
-            }
-            InitError::Requirements(err) => err.hint(),
-            InitError::NoCommand(_) => {
-                "say what the image runs with `--cmd`, e.g. `--cmd \"gunicorn app:app -b 0.0.0.0:8000\"`"
-            }
-            InitError::BadCommand(_) => "quote the command as a shell would, e.g. `--cmd \"python -m app\"`",
-        };
-        CliError::user(err.to_string()).with_hint(hint)
-    })?;
+    let detected = init::detect(dir, args.kind, args.cmd.as_deref())?;
     // The values go through the config's own checks, so init never writes a config that
     // `build` would refuse.
     let flag = |name: &str| ConfigSource {
@@ -55,7 +33,9 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         .unwrap_or_else(|| format!("python:{}-slim", detected.python));
     let pyproject_path = dir.join("pyproject.toml");
     let pyproject = match detected.has_pyproject {
-        true => Some(std::fs::read_to_string(&pyproject_path)?),
+        true => Some(std::fs::read_to_string(&pyproject_path).map_err(|err| {
+            CliError::user(format!("cannot read {}: {err}", pyproject_path.display()))
+        })?),
         false => None,
     };
     let dockerfile_path = dir.join("Dockerfile");
@@ -77,8 +57,7 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
             "not overwriting {}: it exists already",
             existing.join(", ")
         ))
-        .with_hint("pass --force to replace it, or move it aside")
-        .into());
+        .with_hint("pass --force to replace it, or move it aside"));
     }
 
     // Without a pyproject.toml there is no {version}: the commit names the image.

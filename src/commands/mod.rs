@@ -13,7 +13,7 @@ mod results;
 mod scan;
 
 use crate::cli::Command;
-use crate::error::ExitStatus;
+use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 use crate::settings::GlobalSettings;
 
@@ -22,7 +22,7 @@ pub async fn dispatch(
     command: Command,
     global: &GlobalSettings,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> Result<ExitStatus, CliError> {
     match command {
         Command::Doctor(args) => doctor::run(&args, global, printer).await,
         Command::Build(args) => build::run(&args, global, printer).await,
@@ -33,4 +33,23 @@ pub async fn dispatch(
         Command::Completions(args) => Ok(completions::run(&args, printer)),
         Command::Manpage(args) => Ok(manpage::run(&args, printer)?),
     }
+}
+
+/// The current directory, which relative paths are read against.
+fn current_dir() -> Result<std::path::PathBuf, CliError> {
+    std::env::current_dir().map_err(|err| {
+        CliError::user(format!("cannot read the current directory: {err}"))
+            .with_hint("run shipimg from a directory that exists")
+    })
+}
+
+/// A blocking task's result; a task that panicked or was cancelled is unexpected.
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, CliError> {
+    result.map_err(|err| CliError::unexpected(format!("a worker thread failed: {err}")))
+}
+
+/// JSON for stdout; a value that does not serialize is unexpected.
+fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value)
+        .map_err(|err| CliError::unexpected(format!("cannot write JSON: {err}")))
 }

@@ -26,7 +26,7 @@ pub async fn run(
     args: &PushArgs,
     global: &GlobalSettings,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> Result<ExitStatus, CliError> {
     let var = |name: &str| std::env::var(name).ok();
     let project = crate::config::load(std::path::Path::new("."))?;
     let settings = PushSettings::resolve(args, global, &var, &project.config)?;
@@ -129,7 +129,7 @@ pub async fn push_and_report(
     settings: &PushSettings,
     image: &LocalImage,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
+) -> Result<ExitStatus, CliError> {
     let size = match image.size {
         Some(size) => Some(size),
         None if !image.id.is_empty() => engine
@@ -237,8 +237,7 @@ pub async fn push_and_report(
     Err(match hint {
         Some(hint) => cli.with_hint(hint),
         None => cli,
-    }
-    .into())
+    })
 }
 
 /// What `reference` names in the engine, for the registry to be asked about: its id and

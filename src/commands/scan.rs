@@ -15,7 +15,7 @@ use crate::scan::{
 };
 
 /// Scans `args.image` for the given secrets and for credential files.
-pub async fn run(args: &ScanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub async fn run(args: &ScanArgs, printer: &Printer) -> Result<ExitStatus, CliError> {
     let mut secrets = Vec::new();
     for path in &args.secret_files {
         let value = std::fs::read(path).map_err(|err| {
@@ -187,7 +187,7 @@ pub async fn scan_and_report(
     options: ScanOptions,
     scan: ScanFor,
     printer: &Printer,
-) -> anyhow::Result<Vec<Note>> {
+) -> Result<Vec<Note>, CliError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let explain = options.explain.clone();
     let report = scan_image(engine, image, secrets, options, threads)
@@ -199,7 +199,10 @@ pub async fn scan_and_report(
             .with_hint(
                 "build it first (`shipimg build -t NAME`), or check the name with `docker images`",
             ),
-            other => CliError::user(format!("cannot scan `{name}`: {other}")),
+            other => CliError::user(format!(
+                "cannot scan `{name}`: {}",
+                crate::error::chain(&other)
+            )),
         })?;
     let var = |name: &str| std::env::var(name).ok();
     let refusals = crate::session::filesync::node_id_dir(&var).map(Refusals::in_dir);
@@ -208,7 +211,7 @@ pub async fn scan_and_report(
         Some(Err(err)) => {
             printer.warn(&format!(
                 "{} (layers refused by earlier scans are not checked)",
-                crate::error::join_chain(&err.into())
+                crate::error::chain(&err)
             ));
             Vec::new()
         }
@@ -275,7 +278,7 @@ pub async fn scan_and_report(
     {
         printer.warn(&format!(
             "{} (a later build that gets these layers from the cache is checked only for its own secrets)",
-            crate::error::join_chain(&err.into())
+            crate::error::chain(&err)
         ));
     }
     let next = match scan {
@@ -300,8 +303,7 @@ pub async fn scan_and_report(
     .with_hint(format!(
         "mount secrets with `RUN --mount=type=secret` instead of copying them; {next}{accept}"
     ))
-    .with_status(ExitStatus::SecretFound)
-    .into())
+    .with_status(ExitStatus::SecretFound))
 }
 
 /// The layers `findings` refuse, each once with its first held-secret finding: the path and what was found,

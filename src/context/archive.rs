@@ -394,7 +394,7 @@ pub fn tar_body(
         };
         let result = write_tar(&plan, &mut writer, &mut on_notice);
         if let Err(err) = &result {
-            let _ = tx.blocking_send(Err(io::Error::other(err.to_string())));
+            let _ = tx.blocking_send(Err(io::Error::other(crate::error::chain(err))));
         }
         result
     });

@@ -45,7 +45,7 @@ pub enum ContextError {
     #[error("Dockerfile `{path}` not found")]
     DockerfileNotFound { path: PathBuf },
     /// A file or directory could not be read.
-    #[error("failed to read `{path}`: {source}")]
+    #[error("failed to read `{path}`")]
     Io {
         path: PathBuf,
         #[source]
@@ -74,8 +74,14 @@ pub enum ContextError {
     #[error("--allow-context-file `{path}` is outside the build context `{context}`")]
     AllowOutsideContext { path: PathBuf, context: PathBuf },
     /// Writing the stream failed (the reader went away, the disk is full).
-    #[error("failed to write the context stream: {0}")]
+    #[error("failed to write the context stream")]
     Write(#[source] std::io::Error),
+}
+
+impl crate::error::UserError for ContextError {
+    fn hint(&self) -> Option<String> {
+        ContextError::hint(self)
+    }
 }
 
 impl ContextError {

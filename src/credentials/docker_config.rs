@@ -117,6 +117,12 @@ pub enum DockerConfigError {
     },
 }
 
+impl crate::error::UserError for DockerConfigError {
+    fn hint(&self) -> Option<String> {
+        Some("fix the docker config or the credential helper, or log in with `docker login`".into())
+    }
+}
+
 /// How credential helpers are found and run.
 #[derive(Debug, Clone)]
 pub struct HelperOptions {

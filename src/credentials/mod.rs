@@ -42,7 +42,7 @@ impl std::fmt::Debug for LoadedSecret {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// The file could not be read.
-    #[error("cannot read secret `{id}` from `{path}`: {source}")]
+    #[error("cannot read secret `{id}` from `{path}`")]
     File {
         id: String,
         path: PathBuf,
@@ -61,6 +61,21 @@ pub enum SecretError {
         source_name: String,
         size: usize,
     },
+}
+
+impl crate::error::UserError for SecretError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                SecretError::File { .. } => "check the path given to `--secret src=` or `--netrc`",
+                SecretError::EnvUnset { .. } => {
+                    "export the variable, or give the secret with `src=PATH`"
+                }
+                SecretError::TooLarge { .. } => "BuildKit secrets are limited to 500 KiB",
+            }
+            .into(),
+        )
+    }
 }
 
 /// Reads a secret file into memory.
@@ -120,10 +135,13 @@ mod tests {
     #[test]
     fn missing_file_names_id_and_path() {
         let err = read_secret_file("netrc", Path::new("/nonexistent/netrc")).unwrap_err();
+        let cli = crate::error::CliError::from(err);
         assert!(
-            err.to_string()
-                .starts_with("cannot read secret `netrc` from `/nonexistent/netrc`: ")
+            cli.message()
+                .starts_with("cannot read secret `netrc` from `/nonexistent/netrc`: No such file"),
+            "{cli:?}"
         );
+        assert!(cli.hint().unwrap().contains("--secret src="));
     }
 
     #[test]

@@ -70,13 +70,7 @@ pub async fn login_for_host(
 }
 
 async fn docker_login(path: &Path, host: &str) -> Result<Option<Login>, CliError> {
-    let login = docker_config::login_for(path, host, HELPER_TIMEOUT)
-        .await
-        .map_err(|err| {
-            CliError::user(crate::error::join_chain(&anyhow::Error::from(err))).with_hint(
-                "fix the docker config or the credential helper, or log in with `docker login`",
-            )
-        })?;
+    let login = docker_config::login_for(path, host, HELPER_TIMEOUT).await?;
     if let Some(login) = &login {
         crate::redact::register_login(&login.username, &login.secret);
     }

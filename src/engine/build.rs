@@ -112,7 +112,7 @@ pub enum BuildMessage {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The request could not be sent or the stream broke.
-    #[error("lost the connection to the engine at {address} during the build: {source}")]
+    #[error("lost the connection to the engine at {address} during the build")]
     Connection {
         address: String,
         #[source]

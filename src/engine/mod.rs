@@ -20,20 +20,16 @@ use self::transport::Api;
 use self::version::{
     ApiVersion, EngineApi, Mismatch, OLDEST_DOCKER_RELEASE, SHIPIMG_API, negotiate,
 };
-use crate::error::CliError;
+use crate::error::{CliError, UserError};
 use crate::reference::Reference;
 
 /// Why the engine could not be used. Callers branch on the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// Nothing answered at the address.
-    #[error("cannot reach the Docker engine at {address} ({source_kind})")]
-    Unreachable {
-        address: String,
-        source_kind: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Nothing answered at the address. `reason` is the socket error in people's words (`no
+    /// such socket`), so the error itself is not carried as a cause too.
+    #[error("cannot reach the Docker engine at {address} ({reason})")]
+    Unreachable { address: String, reason: String },
     /// Something answered, but not as an engine does.
     #[error("the Docker engine at {address} answered `{what}` with {detail}")]
     BadAnswer {
@@ -61,9 +57,9 @@ pub enum EngineError {
     },
 }
 
-impl From<EngineError> for CliError {
-    fn from(err: EngineError) -> Self {
-        let hint = match &err {
+impl UserError for EngineError {
+    fn hint(&self) -> Option<String> {
+        match self {
             EngineError::Unreachable { .. } => {
                 Some("is dockerd running, and is DOCKER_HOST (or the docker context) right?".into())
             }
@@ -81,15 +77,6 @@ impl From<EngineError> for CliError {
                 ..
             } => Some("upgrade shipimg".into()),
             EngineError::Api { .. } => None,
-        };
-        let message = match &err {
-            EngineError::Api { source, .. } => format!("{err}: {source}"),
-            _ => err.to_string(),
-        };
-        let cli = CliError::user(message);
-        match hint {
-            Some(hint) => cli.with_hint(hint),
-            None => cli,
         }
     }
 }
@@ -204,8 +191,7 @@ impl Engine {
             .await
             .map_err(|source| EngineError::Unreachable {
                 address: address.clone(),
-                source_kind: describe_io(&source),
-                source,
+                reason: describe_io(&source),
             })?;
         let server = response
             .status()
@@ -323,8 +309,7 @@ impl Engine {
                 .await
                 .map_err(|source| EngineError::Unreachable {
                     address: self.endpoint.address.to_string(),
-                    source_kind: describe_io(&source),
-                    source,
+                    reason: describe_io(&source),
                 })?;
         let builder = ping
             .headers()

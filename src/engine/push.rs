@@ -53,7 +53,7 @@ pub struct Pushed {
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// The engine could not be reached or the stream broke.
-    #[error("lost the connection to the engine at {address}: {source}")]
+    #[error("lost the connection to the engine at {address}")]
     Engine {
         address: String,
         #[source]

@@ -85,6 +85,34 @@ pub enum InitError {
     BadCommand(String),
 }
 
+impl crate::error::UserError for InitError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            InitError::NoProject(_) => {
+                "run `shipimg init` in a Python project with a pyproject.toml (pip, Poetry or uv) or a requirements.txt, or pass its directory"
+            }
+            InitError::KindNeedsPyproject(..) => {
+                "drop --kind to build the requirements.txt as it is, or pass --kind requirements"
+            }
+            InitError::Pipfile(_) => {
+                "export the lock with `pipenv requirements > requirements.txt` (add --hash for hashes), then run init again"
+            }
+            InitError::Invalid { .. } => "fix the file's TOML syntax, then run init again",
+            InitError::UnknownKind(_) => {
+                "say how it is built with `--kind pip|poetry|uv|requirements`"
+            }
+            InitError::Requirements(err) => return Some(err.hint().to_owned()),
+            InitError::NoCommand(_) => {
+                "say what the image runs with `--cmd`, e.g. `--cmd \"gunicorn app:app -b 0.0.0.0:8000\"`"
+            }
+            InitError::BadCommand(_) => {
+                "quote the command as a shell would, e.g. `--cmd \"python -m app\"`"
+            }
+        };
+        Some(hint.into())
+    }
+}
+
 /// Where the dependency layer's list comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dependencies {

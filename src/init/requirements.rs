@@ -20,7 +20,7 @@ pub struct Requirements {
 #[derive(Debug, thiserror::Error)]
 pub enum RequirementsError {
     /// It cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Unreadable {
         /// The file.
         path: String,

@@ -196,7 +196,7 @@ impl ContextSource {
     }
 
     fn fail(&self, err: ContextError) -> String {
-        let text = err.to_string();
+        let text = crate::error::chain(&err);
         if let Ok(mut slot) = self.inner.failure.lock()
             && slot.is_none()
         {
@@ -476,7 +476,7 @@ impl ContextSource {
         } else {
             self.inner.dockerfile_dir.clone()
         };
-        let invalid = |err: ContextError| Status::invalid_argument(err.to_string());
+        let invalid = |err: ContextError| Status::invalid_argument(crate::error::chain(&err));
         let extra_excludes = if options.exclude_patterns.is_empty()
             || (is_context && !self.inner.engine_excludes_apply)
         {

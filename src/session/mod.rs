@@ -82,7 +82,7 @@ const FILE_SYNC_METHOD: &str = "/moby.filesync.v1.FileSync/DiffCopy";
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The connection failed.
-    #[error("cannot open a BuildKit session on the engine at {address}: {source}")]
+    #[error("cannot open a BuildKit session on the engine at {address}")]
     Connect {
         address: String,
         #[source]
@@ -96,6 +96,8 @@ pub enum SessionError {
         message: String,
     },
 }
+
+impl crate::error::UserError for SessionError {}
 
 /// An open session. Close it after the build, success or failure; dropping it closes it too.
 pub struct Session {
