@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::CliError;
+use crate::error::UserError;
 
 /// The default engine socket on Linux.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -99,8 +99,94 @@ impl EndpointEnv {
     }
 }
 
+/// Why the engine's address could not be found. Messages name the address or file; causes
+/// ride in `source`.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// A `DOCKER_HOST`-style address shipimg cannot read.
+    #[error("invalid engine address `{host}`: {why}")]
+    Invalid { host: String, why: String },
+    /// `DOCKER_TLS_VERIFY` asks for TLS.
+    #[error(
+        "engine address `{host}` asks for TLS (DOCKER_TLS_VERIFY is set), which shipimg does not support yet"
+    )]
+    Tls { host: String },
+    /// A transport shipimg does not speak.
+    #[error("engine address `{host}`: the `{scheme}://` transport is not supported")]
+    Transport { host: String, scheme: String },
+    /// The docker context's endpoint is wrong.
+    #[error("docker context `{name}`")]
+    InContext {
+        name: String,
+        #[source]
+        source: Box<EndpointError>,
+    },
+    /// The docker config could not be read.
+    #[error("failed to read docker config `{}`", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The docker config is not JSON the CLI writes.
+    #[error("invalid docker config `{}`", path.display())]
+    BadConfig {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// No context of that name.
+    #[error("docker context `{name}` not found")]
+    NoContext { name: String },
+    /// The context's metadata could not be read.
+    #[error("failed to read docker context `{name}` at `{}`", path.display())]
+    ReadContext {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The context's metadata is not JSON.
+    #[error("invalid docker context metadata `{}`", path.display())]
+    BadContext {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The context names no docker endpoint.
+    #[error("docker context `{name}` has no docker endpoint (`{}`)", path.display())]
+    NoDockerEndpoint { name: String, path: PathBuf },
+}
+
+impl UserError for EndpointError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            EndpointError::Invalid { .. } | EndpointError::Transport { .. } => {
+                "use `unix:///path/to/docker.sock` or `tcp://host:port`"
+            }
+            EndpointError::Tls { .. } => {
+                "reach the engine over its unix socket, or through an SSH tunnel to it"
+            }
+            EndpointError::InContext { .. } => {
+                "fix the context with `docker context update`, or set DOCKER_HOST"
+            }
+            EndpointError::BadConfig { .. } => {
+                "fix the JSON, or point DOCKER_CONFIG at another directory"
+            }
+            EndpointError::NoContext { .. } => {
+                "list contexts with `docker context ls`, or unset DOCKER_CONTEXT"
+            }
+            EndpointError::ReadConfig { .. }
+            | EndpointError::ReadContext { .. }
+            | EndpointError::BadContext { .. }
+            | EndpointError::NoDockerEndpoint { .. } => return None,
+        };
+        Some(hint.into())
+    }
+}
+
 /// Finds the engine the way the docker CLI would.
-pub fn resolve_endpoint(env: &EndpointEnv) -> Result<Endpoint, CliError> {
+pub fn resolve_endpoint(env: &EndpointEnv) -> Result<Endpoint, EndpointError> {
     let (context, from_env) = match (&env.docker_context, &env.docker_host) {
         (Some(name), _) => (Some(name.clone()), true),
         (None, Some(_)) => (None, false),
@@ -109,9 +195,9 @@ pub fn resolve_endpoint(env: &EndpointEnv) -> Result<Endpoint, CliError> {
     match context.filter(|name| name != "default") {
         Some(name) => {
             let host = context_host(env.config_dir.as_deref(), &name)?;
-            let address = parse_host(&host, env).map_err(|err| {
-                CliError::user(format!("docker context `{name}`: {}", err.message()))
-                    .with_hint("fix the context with `docker context update`, or set DOCKER_HOST")
+            let address = parse_host(&host, env).map_err(|err| EndpointError::InContext {
+                name: name.clone(),
+                source: Box::new(err),
             })?;
             Ok(Endpoint {
                 address,
@@ -132,37 +218,30 @@ pub fn resolve_endpoint(env: &EndpointEnv) -> Result<Endpoint, CliError> {
 }
 
 /// Parses a `DOCKER_HOST`-style address.
-pub fn parse_host(host: &str, env: &EndpointEnv) -> Result<Address, CliError> {
-    let hint_forms = "use `unix:///path/to/docker.sock` or `tcp://host:port`";
+pub fn parse_host(host: &str, env: &EndpointEnv) -> Result<Address, EndpointError> {
+    let invalid = |why: &str| EndpointError::Invalid {
+        host: host.to_owned(),
+        why: why.to_owned(),
+    };
     let Some((scheme, rest)) = host.split_once("://") else {
-        return Err(
-            CliError::user(format!("invalid engine address `{host}`: no scheme"))
-                .with_hint(hint_forms),
-        );
+        return Err(invalid("no scheme"));
     };
     match scheme {
         "unix" => {
             if rest.is_empty() {
-                return Err(CliError::user(format!(
-                    "invalid engine address `{host}`: no socket path"
-                ))
-                .with_hint(hint_forms));
+                return Err(invalid("no socket path"));
             }
             Ok(Address::Unix(PathBuf::from(rest)))
         }
         "tcp" | "http" => {
             if env.docker_tls_verify.is_some() {
-                return Err(CliError::user(format!(
-                    "engine address `{host}` asks for TLS (DOCKER_TLS_VERIFY is set), which shipimg does not support yet"
-                ))
-                .with_hint("reach the engine over its unix socket, or through an SSH tunnel to it"));
+                return Err(EndpointError::Tls {
+                    host: host.to_owned(),
+                });
             }
             let authority = rest.trim_end_matches('/');
             if authority.is_empty() || authority.contains('/') {
-                return Err(CliError::user(format!(
-                    "invalid engine address `{host}`: expected `tcp://host:port`"
-                ))
-                .with_hint(hint_forms));
+                return Err(invalid("expected `tcp://host:port`"));
             }
             let authority = if has_port(authority) {
                 authority.to_owned()
@@ -171,14 +250,11 @@ pub fn parse_host(host: &str, env: &EndpointEnv) -> Result<Address, CliError> {
             };
             Ok(Address::Tcp(authority))
         }
-        "ssh" | "npipe" | "fd" => Err(CliError::user(format!(
-            "engine address `{host}`: the `{scheme}://` transport is not supported"
-        ))
-        .with_hint(hint_forms)),
-        _ => Err(CliError::user(format!(
-            "invalid engine address `{host}`: unknown scheme `{scheme}`"
-        ))
-        .with_hint(hint_forms)),
+        "ssh" | "npipe" | "fd" => Err(EndpointError::Transport {
+            host: host.to_owned(),
+            scheme: scheme.to_owned(),
+        }),
+        _ => Err(invalid(&format!("unknown scheme `{scheme}`"))),
     }
 }
 
@@ -190,7 +266,7 @@ fn has_port(authority: &str) -> bool {
     }
 }
 
-fn current_context(config_dir: Option<&Path>) -> Result<Option<String>, CliError> {
+fn current_context(config_dir: Option<&Path>) -> Result<Option<String>, EndpointError> {
     let Some(dir) = config_dir else {
         return Ok(None);
     };
@@ -198,29 +274,21 @@ fn current_context(config_dir: Option<&Path>) -> Result<Option<String>, CliError
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(CliError::user(format!(
-                "failed to read docker config `{}`: {err}",
-                path.display()
-            )));
-        }
+        Err(source) => return Err(EndpointError::ReadConfig { path, source }),
     };
     #[derive(serde::Deserialize)]
     struct Config {
         #[serde(rename = "currentContext", default)]
         current_context: Option<String>,
     }
-    let config: Config = serde_json::from_str(&text).map_err(|err| {
-        CliError::user(format!("invalid docker config `{}`: {err}", path.display()))
-            .with_hint("fix the JSON, or point DOCKER_CONFIG at another directory")
-    })?;
+    let config: Config =
+        serde_json::from_str(&text).map_err(|source| EndpointError::BadConfig { path, source })?;
     Ok(config.current_context.filter(|c| !c.is_empty()))
 }
 
-fn context_host(config_dir: Option<&Path>, name: &str) -> Result<String, CliError> {
-    let missing = || {
-        CliError::user(format!("docker context `{name}` not found"))
-            .with_hint("list contexts with `docker context ls`, or unset DOCKER_CONTEXT")
+fn context_host(config_dir: Option<&Path>, name: &str) -> Result<String, EndpointError> {
+    let missing = || EndpointError::NoContext {
+        name: name.to_owned(),
     };
     let dir = config_dir.ok_or_else(missing)?;
     // The CLI stores each context under the hex SHA-256 of its name.
@@ -234,27 +302,24 @@ fn context_host(config_dir: Option<&Path>, name: &str) -> Result<String, CliErro
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(err) => {
-            return Err(CliError::user(format!(
-                "failed to read docker context `{name}` at `{}`: {err}",
-                path.display()
-            )));
+        Err(source) => {
+            return Err(EndpointError::ReadContext {
+                name: name.to_owned(),
+                path,
+                source,
+            });
         }
     };
-    let meta: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
-        CliError::user(format!(
-            "invalid docker context metadata `{}`: {err}",
-            path.display()
-        ))
-    })?;
+    let meta: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(meta) => meta,
+        Err(source) => return Err(EndpointError::BadContext { path, source }),
+    };
     meta.pointer("/Endpoints/docker/Host")
         .and_then(|h| h.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| {
-            CliError::user(format!(
-                "docker context `{name}` has no docker endpoint (`{}`)",
-                path.display()
-            ))
+        .ok_or_else(|| EndpointError::NoDockerEndpoint {
+            name: name.to_owned(),
+            path,
         })
 }
 
@@ -319,13 +384,18 @@ mod tests {
             ("unix://", "no socket path"),
         ] {
             e.docker_host = Some(host.into());
-            let err = resolve_endpoint(&e).unwrap_err();
+            let err = crate::error::CliError::from(resolve_endpoint(&e).unwrap_err());
             assert!(err.message().contains(needle), "{host}: {}", err.message());
             assert!(err.hint().is_some());
         }
         e.docker_host = Some("tcp://h:1".into());
         e.docker_tls_verify = Some("1".into());
-        assert!(resolve_endpoint(&e).unwrap_err().message().contains("TLS"));
+        assert!(
+            resolve_endpoint(&e)
+                .unwrap_err()
+                .to_string()
+                .contains("TLS")
+        );
     }
 
     #[test]
@@ -381,8 +451,9 @@ mod tests {
         let mut e = env();
         e.config_dir = Some(dir.path().into());
         e.docker_context = Some("nope".into());
-        let err = resolve_endpoint(&e).unwrap_err();
+        let err = crate::error::CliError::from(resolve_endpoint(&e).unwrap_err());
         assert_eq!(err.message(), "docker context `nope` not found");
+        assert!(err.hint().unwrap().contains("docker context ls"));
     }
 
     #[test]
@@ -391,7 +462,19 @@ mod tests {
         std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
         let mut e = env();
         e.config_dir = Some(dir.path().into());
-        let err = resolve_endpoint(&e).unwrap_err();
+        let err = crate::error::CliError::from(resolve_endpoint(&e).unwrap_err());
         assert!(err.message().contains("config.json"), "{}", err.message());
+        // The message, then the parser's words once: `invalid docker config `…`: key must…`.
+        assert_eq!(
+            err.message().matches("config.json").count(),
+            1,
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("`: key must be a string"),
+            "{}",
+            err.message()
+        );
     }
 }

@@ -20,7 +20,7 @@ use self::transport::Api;
 use self::version::{
     ApiVersion, EngineApi, Mismatch, OLDEST_DOCKER_RELEASE, SHIPIMG_API, negotiate,
 };
-use crate::error::{CliError, UserError};
+use crate::error::UserError;
 use crate::reference::Reference;
 
 /// Why the engine could not be used. Callers branch on the cause.
@@ -47,6 +47,11 @@ pub enum EngineError {
         engine: EngineApi,
         mismatch: Mismatch,
     },
+    /// The engine is not a Linux one.
+    #[error(
+        "the engine at {address} runs {os}: BuildKit builds through the API need a Linux engine"
+    )]
+    NotLinux { address: String, os: String },
     /// An engine call failed.
     #[error("the Docker engine at {address} failed `{what}`")]
     Api {
@@ -76,6 +81,9 @@ impl UserError for EngineError {
                 mismatch: Mismatch::ShipimgTooOld,
                 ..
             } => Some("upgrade shipimg".into()),
+            EngineError::NotLinux { .. } => {
+                Some("point DOCKER_HOST at a Linux Docker Engine".into())
+            }
             EngineError::Api { .. } => None,
         }
     }
@@ -252,14 +260,12 @@ impl Engine {
 
     /// Checks the engine can run BuildKit builds through the API: a Linux engine (the API
     /// version was checked at connect).
-    pub fn require_buildkit(&self) -> Result<(), CliError> {
+    pub fn require_buildkit(&self) -> Result<(), EngineError> {
         if !self.is_linux() {
-            return Err(CliError::user(format!(
-                "the engine at {} runs {}: BuildKit builds through the API need a Linux engine",
-                self.endpoint.address,
-                self.os()
-            ))
-            .with_hint("point DOCKER_HOST at a Linux Docker Engine"));
+            return Err(EngineError::NotLinux {
+                address: self.endpoint.address.to_string(),
+                os: self.os().to_owned(),
+            });
         }
         Ok(())
     }
