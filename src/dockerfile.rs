@@ -2,7 +2,7 @@
 //! for its stages (their base images' registries, for the logins a pull needs), the `ARG`s it
 //! declares (the index build arguments) and its secret mounts (is the netrc mounted?). The
 //! secret lint ([`crate::lint`]) walks the instructions for its rules, and reads mounts and
-//! `ENV`/`ARG` pairs with this module's [`secret_mount`] and [`parse_pairs`], so the two never
+//! `ENV`/`ARG` pairs with this module's `secret_mount` and [`parse_pairs`], so the two never
 //! disagree on what a step mounts or declares.
 
 use crate::reference::Reference;

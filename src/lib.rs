@@ -1,34 +1,32 @@
 //! shipimg builds container images for Python services with BuildKit, hands the build its
 //! package-index credentials as secrets, proves the image carries none, and pushes it.
 //!
-//! # How a command flows through the crate
+//! # The house, in layers
+//!
+//! Each module may use only the modules above it in this list; `src/layers.rs` holds the list
+//! and a test that fails on an import that reaches down-to-up (`docs/architecture.md` walks a
+//! build through them).
 //!
 //! ```text
-//! main.rs ── cli.rs (clap types) ── settings.rs (flags > SHIPIMG_* > config.rs -> one struct
-//!                                         │        per command; config.rs reads [tool.shipimg])
-//!                                   commands/*.rs  (thin orchestration, one file per subcommand)
-//!                                         │
-//!   ┌──────────────┬──────────────┬───────┴──────┬──────────────┬─────────────┬───────────┐
-//! context/       credentials/   engine/        session/       progress/     printer.rs
-//! .dockerignore, secrets read    finding the    the BuildKit   build and     stdout and
-//! the guard,     into secrecy    engine, /build session: gRPC  push status   stderr;
-//! the tar        values          and cancel     we serve       rendered and  error.rs
-//!                                              (file sync,    masked
-//! scan/: the leak scan of an exported image;     secrets, auth)
-//! (scan/evidence.rs: RECORD/md5sums say what is third-party; scan/allow.rs: the allow list;
-//! scan/layout.rs: which entries of a 20.10 or OCI export are which image's config and layers)
-//! hex.rs: lower-case hex for digests; reference.rs: image references (and Docker Hub's names),
-//! parsed once, for flags, config, `FROM` and push
-//! leak/: what a credential is, once: a secret's forms (scan and masking), the shape detectors
-//! (context guard and scan), credentials in URLs, placeholders; cache.rs: shipimg's cache dir
-//! refusals.rs: the layers scans refused, remembered; credentials/held.rs: what the scan looks
-//! for; child_env.rs: the environment children (helpers, gcloud, git) get, minus secrets
-//! init/: what `shipimg init` writes; lint.rs: the Dockerfile secret lint
+//! foundations   hex (digests) · cache (shipimg's cache dir) · random (ids, jitter) ·
+//!               error (CliError, UserError, exit codes) · reference (image references, Docker
+//!               Hub's names) · child_env (what children get, minus secrets) · leak (what a
+//!               credential is: forms, shapes, URL userinfo, placeholders) · redact (the
+//!               Redactor; masking everything printed) · login (the one registry Login)
+//! domain        git · labels · dockerfile (the Dockerfile model, parsed once) · context
+//!               (ignore rules, guard, walk, tar) · lint · registry (the distribution API) ·
+//!               engine (endpoint, transport, build, push, export) · session (BuildKit session:
+//!               file sync, secrets, auth) · scan (evidence, allow list, layouts) · credentials
+//!               (secrets into secrecy, netrc, docker config, Google, what is held) · publish
+//!               (push with retries, confirmed) · progress (build and push renderers, the one
+//!               terminal owner) · refusals · config ([tool.shipimg]) · init
+//! commands      printer (stdout and stderr) · cli (clap types) · settings (flags > SHIPIMG_* >
+//!               config, one struct per command) · commands (one thin file per subcommand)
 //! ```
 //!
-//! Domain modules never see clap types and never print: they return values and errors, and the
-//! command decides what the user sees through the [`printer`] and the [`progress`] reporter.
-//! docs/architecture.md walks a build through these modules.
+//! Domain modules never see clap types and never print: they return values and typed errors
+//! (`error::UserError`), and the command decides what the user sees through the [`printer`]
+//! and the [`progress`] reporters.
 
 pub mod cache;
 pub mod child_env;

@@ -380,7 +380,7 @@ pub type TarBody = BoxStream<'static, io::Result<Bytes>>;
 pub type TarTask = tokio::task::JoinHandle<Result<ContextSummary, ContextError>>;
 
 /// Streams the plan's tar as a request body: a blocking thread walks and writes it in
-/// [`BODY_CHUNK`]s while the engine reads, telling `on_notice` what the walk leaves out. A walk
+/// 256 KiB chunks while the engine reads, telling `on_notice` what the walk leaves out. A walk
 /// that fails aborts the body, so the engine never builds from a truncated context.
 pub fn tar_body(
     plan: Arc<ContextPlan>,
