@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::credentials::registry::login_for_host;
 use crate::engine::push::{PushError, PushEvent, push_image};
 use crate::engine::transport::Api;
-use crate::error::CliError;
+use crate::error::UserError;
 use crate::login::Login;
 use crate::reference::Reference;
 use crate::registry::{ManifestInfo, Platform, config_digest, manifest_digest};
@@ -127,7 +127,7 @@ pub async fn publish(
     policy: RetryPolicy,
     var: &dyn Fn(&str) -> Option<String>,
     on_event: &mut (dyn FnMut(PublishEvent) + Send),
-) -> Result<Published, CliError> {
+) -> Result<Published, PublishError> {
     let started = Instant::now();
     let parsed = Reference::parse_name_tag(reference)?;
     let mut attempt = 1;
@@ -159,21 +159,19 @@ pub async fn publish(
         let registry_login = login.as_ref();
         let (held, config, size, despite) = match result {
             Ok(pushed) => {
-                let could_not_confirm = |err| {
-                    CliError::user(format!(
-                        "pushed {reference}, but could not confirm it: {err}"
-                    ))
-                    .with_hint("check the registry answers at its /v2/ API")
+                let could_not_confirm = |source| PublishError::NotConfirmed {
+                    reference: reference.to_owned(),
+                    source,
                 };
                 let confirmed = manifest_digest(&parsed, registry_login)
                     .await
                     .map_err(could_not_confirm)?;
                 if confirmed.digest != pushed.digest {
-                    return Err(CliError::user(format!(
-                        "pushed {reference} as {}, but the registry now says {}",
-                        pushed.digest, confirmed.digest
-                    ))
-                    .with_hint("another push to the same tag raced this one; push again"));
+                    return Err(PublishError::Raced {
+                        reference: reference.to_owned(),
+                        pushed: pushed.digest,
+                        held: confirmed.digest,
+                    });
                 }
                 let config = config_digest(
                     &parsed,
@@ -209,7 +207,7 @@ pub async fn publish(
                     return Err(push_error(reference, &parsed, login.as_ref(), err, attempt));
                 };
                 let size = held.size;
-                (held, config, size, Some(err.to_string()))
+                (held, config, size, Some(crate::error::chain(&err)))
             }
         };
         on_event(PublishEvent::Done {
@@ -259,27 +257,92 @@ fn push_error(
     login: Option<&Login>,
     err: PushError,
     attempts: u32,
-) -> CliError {
+) -> PublishError {
     match err {
-        PushError::Denied { message } => {
-            let who = match login {
+        PushError::Denied { message } => PublishError::Denied {
+            reference: reference.to_owned(),
+            host: parsed.host.clone(),
+            who: match login {
                 Some(l) => format!("login `{}` from {}", l.username, l.source),
                 None => "no login (none found)".to_owned(),
-            };
-            CliError::user(format!(
-                "the registry {} refused {who} for {reference}: {message}",
-                parsed.host
-            ))
-            .with_hint("check the credential, and that it may push to this repository; shipimg does not retry a refused login")
-        }
-        PushError::Transient { message } => CliError::user(format!(
-            "could not push {reference} after {attempts} attempts: {message}"
-        ))
-        .with_hint("the registry kept failing; try again later, or raise --push-attempts"),
-        other => CliError::user(format!(
-            "could not push {reference}: {}",
-            crate::error::chain(&other)
-        )),
+            },
+            message,
+        },
+        PushError::Transient { message } => PublishError::Transient {
+            reference: reference.to_owned(),
+            attempts,
+            message,
+        },
+        source => PublishError::Push {
+            reference: reference.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Why a reference was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The reference does not parse.
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
+    /// The registry's login could not be found.
+    #[error(transparent)]
+    Login(#[from] crate::credentials::registry::LoginError),
+    /// The registry refused the login: never retried.
+    #[error("the registry {host} refused {who} for {reference}: {message}")]
+    Denied {
+        reference: String,
+        host: String,
+        who: String,
+        message: String,
+    },
+    /// The registry kept failing.
+    #[error("could not push {reference} after {attempts} attempts: {message}")]
+    Transient {
+        reference: String,
+        attempts: u32,
+        message: String,
+    },
+    /// The push failed otherwise.
+    #[error("could not push {reference}")]
+    Push {
+        reference: String,
+        #[source]
+        source: PushError,
+    },
+    /// The engine pushed, but the registry could not be asked what it holds.
+    #[error("pushed {reference}, but could not confirm it")]
+    NotConfirmed {
+        reference: String,
+        #[source]
+        source: crate::registry::RegistryError,
+    },
+    /// The registry's tag names another manifest than the one pushed.
+    #[error("pushed {reference} as {pushed}, but the registry now says {held}")]
+    Raced {
+        reference: String,
+        pushed: String,
+        held: String,
+    },
+}
+
+impl UserError for PublishError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            PublishError::Reference(err) => return Some(err.hint()),
+            PublishError::Login(err) => return UserError::hint(err),
+            PublishError::Denied { .. } => {
+                "check the credential, and that it may push to this repository; shipimg does not retry a refused login"
+            }
+            PublishError::Transient { .. } => {
+                "the registry kept failing; try again later, or raise --push-attempts"
+            }
+            PublishError::Push { .. } => return None,
+            PublishError::NotConfirmed { .. } => "check the registry answers at its /v2/ API",
+            PublishError::Raced { .. } => "another push to the same tag raced this one; push again",
+        };
+        Some(hint.into())
     }
 }
 

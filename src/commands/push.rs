@@ -176,6 +176,7 @@ pub async fn push_and_report(
                 pushed.push(published);
             }
             Err(err) => {
+                let err = CliError::from(err);
                 view.failed(reference, err.message());
                 failed.push((reference.clone(), err));
             }

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 
 use super::LoadedSecret;
 use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_credentials};
-use super::registry::login_for_host;
+use super::registry::{LoginError, login_for_host};
 use crate::error::CliError;
 use crate::login::Login;
 use crate::redact::Redactor;
@@ -84,7 +84,7 @@ pub fn registry_hosts(references: &[String]) -> Result<Vec<String>, ReferenceErr
 pub async fn push_logins(
     references: &[String],
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, Option<Login>)>, CliError> {
+) -> Result<Vec<(String, Option<Login>)>, LoginError> {
     let mut logins = Vec::new();
     for host in registry_hosts(references)? {
         let login = login_for_host(&host, true, var).await?;
@@ -99,7 +99,7 @@ pub async fn base_image_logins(
     hosts: &[String],
     tags: &[String],
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, Login)>, CliError> {
+) -> Result<Vec<(String, Login)>, LoginError> {
     let push_hosts = registry_hosts(tags)?;
     let mut logins = Vec::new();
     for host in hosts {
