@@ -31,6 +31,10 @@ pub async fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, CliEr
         .base_image
         .clone()
         .unwrap_or_else(|| format!("python:{}-slim", detected.python));
+    // Checked now, as `-t` is: a typo fails here, not as the first build's pull error.
+    if let Err(err) = crate::reference::Reference::parse(&base_image) {
+        return Err(CliError::user(format!("--base-image: {err}")).with_hint(err.hint()));
+    }
     let pyproject_path = dir.join("pyproject.toml");
     let pyproject = match detected.has_pyproject {
         true => Some(std::fs::read_to_string(&pyproject_path).map_err(|err| {

@@ -556,6 +556,22 @@ fn init_refuses_layouts_it_cannot_build_and_says_what_to_do() {
         "{out}"
     );
     assert!(!dir.path().join("Dockerfile").exists());
+    // A base image that is no image reference is refused, naming the flag, before anything
+    // is written.
+    let dir = fixture_copy("requirements");
+    let out = Outcome::of(shipimg_in(dir.path(), home.path()).args([
+        "init",
+        "--base-image",
+        "Python:3.12//slim",
+    ]))
+    .code(1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: --base-image: ") && lines[0].contains("`Python:3.12//slim`"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("  hint: "), "{out}");
+    assert!(!dir.path().join("Dockerfile").exists());
 }
 
 #[test]
