@@ -21,12 +21,13 @@
 //!               (push with retries, confirmed) · progress (build and push renderers, the one
 //!               terminal owner) · refusals · config ([tool.shipimg]) · init
 //! commands      printer (stdout and stderr) · cli (clap types) · settings (flags > SHIPIMG_* >
-//!               config, one struct per command) · commands (one thin file per subcommand)
+//!               config, one struct per command) · ops (build, lint, scan, push: values out,
+//!               never clap nor the printer) · commands (one thin file per subcommand)
 //! ```
 //!
 //! Domain modules never see clap types and never print: they return values and typed errors
 //! (`error::UserError`), and the command decides what the user sees through the [`printer`]
-//! and the [`progress`] reporters.
+//! (which operations report through, as [`ops::Report`]) and the [`progress`] reporters.
 
 pub mod cache;
 pub mod child_env;
@@ -45,6 +46,7 @@ pub mod labels;
 pub mod leak;
 pub mod lint;
 pub mod login;
+pub mod ops;
 pub mod printer;
 pub mod progress;
 pub mod publish;

@@ -13,6 +13,7 @@ use crate::context::ContextOptions;
 use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
 use crate::error::CliError;
 use crate::printer::Verbosity;
+use crate::progress::ProgressMode;
 use crate::reference::Reference;
 use crate::scan::allow::AllowList;
 
@@ -64,21 +65,6 @@ impl GlobalSettings {
     }
 }
 
-/// How build progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressSetting {
-    /// tty on a terminal, plain otherwise.
-    Auto,
-    /// A live view redrawn in place.
-    Tty,
-    /// One line per event, like `buildx --progress=plain`.
-    Plain,
-    /// JSON events on stdout.
-    Json,
-    /// Only the result on stdout.
-    Quiet,
-}
-
 /// How the build context reaches the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContextTransfer {
@@ -97,6 +83,8 @@ pub struct BuildSettings {
     pub image: Option<String>,
     /// Whole references (`name:tag`): every `-t`, or the config's tag templates filled in.
     pub tags: Vec<String>,
+    /// Where the tags came from, as an error about one of them names it.
+    pub tags_given_as: &'static str,
     /// `--build-arg`, with bare keys taken from the environment (unset ones dropped, as docker
     /// does, so the Dockerfile default applies).
     pub build_args: BTreeMap<String, String>,
@@ -125,7 +113,7 @@ pub struct BuildSettings {
     /// `--metadata-file`.
     pub metadata_file: Option<PathBuf>,
     /// `--progress`, with `-q` meaning quiet.
-    pub progress: ProgressSetting,
+    pub progress: ProgressMode,
     /// `--push`: what to push afterwards.
     pub push: Option<PushSettings>,
     /// `--lint-only`.
@@ -142,7 +130,7 @@ pub struct PushSettings {
     /// The references to push (`-t` tags, or `push`'s arguments).
     pub references: Vec<String>,
     /// How progress is shown.
-    pub progress: ProgressSetting,
+    pub progress: ProgressMode,
     /// `--metadata-file`.
     pub metadata_file: Option<PathBuf>,
     /// `--push-attempts`, `--push-backoff-max`.
@@ -201,14 +189,14 @@ impl PushSettings {
     }
 }
 
-fn progress_setting(arg: ProgressArg, verbosity: Verbosity) -> ProgressSetting {
+fn progress_setting(arg: ProgressArg, verbosity: Verbosity) -> ProgressMode {
     match (arg, verbosity) {
-        (ProgressArg::Auto, Verbosity::Quiet) => ProgressSetting::Quiet,
-        (ProgressArg::Auto, _) => ProgressSetting::Auto,
-        (ProgressArg::Tty, _) => ProgressSetting::Tty,
-        (ProgressArg::Plain, _) => ProgressSetting::Plain,
-        (ProgressArg::Json, _) => ProgressSetting::Json,
-        (ProgressArg::Quiet, _) => ProgressSetting::Quiet,
+        (ProgressArg::Auto, Verbosity::Quiet) => ProgressMode::Quiet,
+        (ProgressArg::Auto, _) => ProgressMode::Auto,
+        (ProgressArg::Tty, _) => ProgressMode::Tty,
+        (ProgressArg::Plain, _) => ProgressMode::Plain,
+        (ProgressArg::Json, _) => ProgressMode::Json,
+        (ProgressArg::Quiet, _) => ProgressMode::Quiet,
     }
 }
 
@@ -366,6 +354,10 @@ impl BuildSettings {
             ),
             image,
             tags,
+            tags_given_as: match args.tags.is_empty() {
+                true => "a tag (from the project config's `tags` or SHIPIMG_TAGS)",
+                false => "a `-t` tag",
+            },
             build_args,
             labels,
             target: args
@@ -818,10 +810,10 @@ mod tests {
             values()
         })
         .unwrap();
-        assert_eq!(s.progress, ProgressSetting::Quiet);
+        assert_eq!(s.progress, ProgressMode::Quiet);
         assert_eq!(
             build(&["--progress", "plain"], &[]).unwrap().progress,
-            ProgressSetting::Plain
+            ProgressMode::Plain
         );
     }
 

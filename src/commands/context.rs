@@ -44,13 +44,13 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> Result<ExitStatus, Cl
         );
     }
 
-    let cwd = super::current_dir()?;
+    let cwd = crate::ops::current_dir()?;
     let plan = ContextPlan::new(&options, &cwd)?;
     // A Dockerfile that copies a credential file from the context stops here, as the build
     // would: the lint's credential-copy rules.
-    super::lint::lint_dockerfile(
+    crate::ops::lint::lint_dockerfile(
         &plan,
-        &super::lint::LintInputs {
+        &crate::ops::lint::LintInputs {
             allow_secret_copy: false,
             target: None,
             build_args: &std::collections::BTreeMap::new(),
@@ -61,7 +61,7 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> Result<ExitStatus, Cl
         printer,
     )?;
     let warn_printer = printer.clone();
-    let summary = super::joined(
+    let summary = crate::ops::joined(
         tokio::task::spawn_blocking(move || -> Result<ContextSummary, ContextError> {
             let mut warn = |notice: &Notice| warn_notice(&warn_printer, notice);
             match output {
@@ -126,24 +126,8 @@ fn grow_stdout_pipe() {
     }
 }
 
-pub(crate) fn warn_notice(printer: &Printer, notice: &Notice) {
-    printer.warn(&notice_text(notice));
-}
-
-/// What a notice of the context walk tells the user, as a warning's text.
-pub(crate) fn notice_text(notice: &Notice) -> String {
-    match notice {
-        Notice::CredentialLeftOut { path, kind } => format!(
-            "left `{path}` out of the build context: {kind} (send it anyway with `--allow-context-file {path}`)"
-        ),
-        Notice::CredentialEmbedded { path, kind } => format!(
-            "`{path}` carries a credential ({kind}, rule `{}`): it is sent, but `--push` will refuse an image that holds it; move the credential to a secret",
-            kind.rule()
-        ),
-        Notice::SpecialSkipped { path, what } => {
-            format!("skipped `{path}`: a {what} cannot be part of a build context")
-        }
-    }
+fn warn_notice(printer: &Printer, notice: &Notice) {
+    printer.warn(&notice.to_string());
 }
 
 /// The text summary. With `full`, the largest files and directories too.

@@ -1,20 +1,20 @@
-//! One file per subcommand. A command takes resolved settings and the printer, calls the domain
-//! modules, and returns an exit status; it holds no domain logic of its own.
+//! One file per subcommand. A command resolves its settings, runs the operations
+//! ([`crate::ops`]) or the domain modules, and returns an exit status; it holds no domain logic
+//! of its own and never calls another command. The printer is what operations report through.
 
 mod build;
 mod completions;
 mod context;
 mod doctor;
 mod init;
-mod lint;
 mod manpage;
 mod push;
-mod results;
 mod scan;
 
 use crate::cli::Command;
 use crate::error::{CliError, ExitStatus};
-use crate::printer::Printer;
+use crate::ops::Report;
+use crate::printer::{Printer, Verbosity};
 use crate::settings::GlobalSettings;
 
 /// Runs the chosen subcommand.
@@ -35,21 +35,39 @@ pub async fn dispatch(
     }
 }
 
-/// The current directory, which relative paths are read against.
-fn current_dir() -> Result<std::path::PathBuf, CliError> {
-    std::env::current_dir().map_err(|err| {
-        CliError::user(format!("cannot read the current directory: {err}"))
-            .with_hint("run shipimg from a directory that exists")
-    })
-}
-
-/// A blocking task's result; a task that panicked or was cancelled is unexpected.
-fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, CliError> {
-    result.map_err(|err| CliError::unexpected(format!("a worker thread failed: {err}")))
-}
-
 /// JSON for stdout; a value that does not serialize is unexpected.
 fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
     serde_json::to_string_pretty(value)
         .map_err(|err| CliError::unexpected(format!("cannot write JSON: {err}")))
+}
+
+/// Operations report through the printer: between progress displays it owns the terminal.
+impl Report for Printer {
+    fn status(&self, label: &str, line: &str) {
+        Printer::status(self, label, line);
+    }
+    fn info(&self, line: &str) {
+        Printer::info(self, line);
+    }
+    fn note(&self, line: &str) {
+        Printer::note(self, line);
+    }
+    fn warn(&self, message: &str, hint: Option<&str>) {
+        match hint {
+            Some(hint) => self.warn_with_hint(message, hint),
+            None => Printer::warn(self, message),
+        }
+    }
+    fn detail(&self, line: &str) {
+        self.error_detail(line);
+    }
+    fn error(&self, error: &CliError) {
+        Printer::error(self, error);
+    }
+    fn stdout_line(&self, line: &str) {
+        Printer::stdout_line(self, line);
+    }
+    fn verbose(&self) -> bool {
+        self.verbosity() >= Verbosity::Verbose
+    }
 }

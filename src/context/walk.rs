@@ -80,6 +80,29 @@ impl Notice {
     }
 }
 
+/// What the notice tells the user, as a warning's text.
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::CredentialLeftOut { path, kind } => write!(
+                f,
+                "left `{path}` out of the build context: {kind} (send it anyway with `--allow-context-file {path}`)"
+            ),
+            Notice::CredentialEmbedded { path, kind } => write!(
+                f,
+                "`{path}` carries a credential ({kind}, rule `{}`): it is sent, but `--push` will refuse an image that holds it; move the credential to a secret",
+                kind.rule()
+            ),
+            Notice::SpecialSkipped { path, what } => {
+                write!(
+                    f,
+                    "skipped `{path}`: a {what} cannot be part of a build context"
+                )
+            }
+        }
+    }
+}
+
 /// Walks the plan's context, calling `visit` for each entry to send and `notice` for each entry
 /// left out that the user should know about.
 pub fn walk(

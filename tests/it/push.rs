@@ -322,6 +322,41 @@ fn a_stream_broken_after_the_manifest_counts_the_tags_the_registry_holds() {
     assert_metadata_from_registry(&meta, &repo, &tags, &tags[0]);
 }
 
+/// The push target's password passed as a build argument would sit in the image's history for
+/// anyone who pulls it: the lint refuses it before anything is built, and nothing reaches the
+/// registry.
+#[test]
+fn a_build_argument_holding_the_registry_password_is_refused_before_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            "FROM {}\nARG DEPLOY_TOKEN\nRUN echo sl006-{} > /marker\n",
+            Sandbox::get().var("SANDBOX_BUSYBOX_IMAGE"),
+            std::process::id()
+        ),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let repo = repository("sl006-login");
+    let reference = format!("{repo}:1");
+    let password = registry_password(Sandbox::get()).trim().to_owned();
+    let out = Outcome::of(
+        build_push(dir.path(), home.path(), &[&reference])
+            .args(["--build-arg", &format!("DEPLOY_TOKEN=x{password}")]),
+    )
+    .code(1);
+    assert!(
+        out.stderr.contains("[SL006 build-arg-secret]") && out.stderr.contains("DEPLOY_TOKEN"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(&password), "{out}");
+    assert!(!out.stdout.contains(&password), "{out}");
+    assert!(!out.stderr.contains("Pushed"), "{out}");
+    assert_eq!(registry_tags(&repo), Vec::<String>::new());
+    assert!(!image_exists(&reference), "nothing was built or tagged");
+}
+
 /// Builds the project in `dir` as `tags[0]`, without pushing, and gives the image the other tags.
 fn build_tagged(dir: &Path, home: &Path, tags: &[String]) {
     let sandbox = Sandbox::get();

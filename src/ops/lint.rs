@@ -1,16 +1,17 @@
-//! Running the Dockerfile lint for a command and showing what it found: warnings as warnings,
-//! errors as the command's error. `build` runs every rule; `context` only the rules about
-//! credential files copied from the context.
+//! The Dockerfile lint as an operation: warnings are reported, errors are the operation's
+//! error. `build` runs every rule; `context` only the rules about credential files copied from
+//! the context.
 
 use std::collections::BTreeMap;
 
 use crate::context::ContextPlan;
 use crate::error::CliError;
 use crate::lint::{LintOptions, Rule, lint};
-use crate::printer::Printer;
+
+use super::Report;
 
 /// What the lint is run with.
-pub(crate) struct LintInputs<'a> {
+pub struct LintInputs<'a> {
     /// `--allow-secret-copy`.
     pub allow_secret_copy: bool,
     /// `--target`.
@@ -27,10 +28,10 @@ pub(crate) struct LintInputs<'a> {
 
 /// Lints the plan's Dockerfile. Errors come back as one `CliError` (the finding itself when
 /// there is one, a count after listing them when there are several).
-pub(crate) fn lint_dockerfile(
+pub fn lint_dockerfile(
     plan: &ContextPlan,
     inputs: &LintInputs<'_>,
-    printer: &Printer,
+    out: &dyn Report,
 ) -> Result<(), CliError> {
     let text = &plan.dockerfile_text;
     let name = plan
@@ -51,13 +52,13 @@ pub(crate) fn lint_dockerfile(
         report.findings.retain(|f| only.contains(&f.rule));
     }
     for warning in report.warnings() {
-        printer.warn_with_hint(&warning.headline(), &warning.fix);
+        out.warn(&warning.headline(), Some(&warning.fix));
     }
     let errors: Vec<_> = report.errors().collect();
     match errors.as_slice() {
         [] => {
             if inputs.report_clean {
-                printer.status(
+                out.status(
                     "Linted",
                     &format!(
                         "{name}: no errors, {} warning(s)",
@@ -70,7 +71,7 @@ pub(crate) fn lint_dockerfile(
         [only] => Err(CliError::user(only.headline()).with_hint(only.fix.clone())),
         many => {
             for finding in many {
-                printer.error(&CliError::user(finding.headline()).with_hint(finding.fix.clone()));
+                out.error(&CliError::user(finding.headline()).with_hint(finding.fix.clone()));
             }
             Err(CliError::user(format!(
                 "the Dockerfile lint found {} errors, listed above; nothing was built",
@@ -78,5 +79,50 @@ pub(crate) fn lint_dockerfile(
             ))
             .with_hint("fix them, or silence one with `# shipimg:allow RULE` on the line above it"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ContextOptions;
+    use crate::ops::testing::Recorded;
+
+    #[test]
+    fn several_errors_are_each_reported_then_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY .netrc /root/.netrc\nCOPY id_rsa /root/.ssh/id_rsa\n",
+        )
+        .unwrap();
+        let options = ContextOptions {
+            dir: dir.path().to_owned(),
+            ..ContextOptions::default()
+        };
+        let plan = ContextPlan::new(&options, dir.path()).unwrap();
+        let report = Recorded::default();
+        let inputs = LintInputs {
+            allow_secret_copy: false,
+            target: None,
+            build_args: &BTreeMap::new(),
+            secret_values: &[],
+            only: None,
+            report_clean: true,
+        };
+        let err = lint_dockerfile(&plan, &inputs, &report).unwrap_err();
+        let errors: Vec<String> = report
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(errors.len(), 2, "{:?}", report.lines());
+        assert!(errors[0].contains("Dockerfile:2"), "{errors:?}");
+        assert!(errors[1].contains("Dockerfile:3"), "{errors:?}");
+        assert_eq!(
+            err.message(),
+            "the Dockerfile lint found 2 errors, listed above; nothing was built"
+        );
+        assert!(!report.lines().iter().any(|l| l.starts_with("Linted")));
     }
 }
