@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::error::CliError;
+use crate::error::UserError;
 
 /// The keys of `[tool.shipimg]`, for errors and suggestions.
 pub const KEYS: &[&str] = &[
@@ -88,9 +88,72 @@ pub struct Project {
     pub dynamic_version: bool,
 }
 
+/// A project config, or a value given in its place (a flag, a variable), that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML; `place` is `path:line` when the parser knows the line.
+    #[error("{place}: invalid TOML: {message}")]
+    Syntax { place: String, message: String },
+    /// Both `pyproject.toml`'s `[tool.shipimg]` and a `shipimg.toml`.
+    #[error("two project configs: {first} and {}", .second.display())]
+    Two {
+        first: ConfigSource,
+        second: PathBuf,
+    },
+    /// A key (or the flag or variable that stands for it) with a value that cannot be used.
+    #[error("{config}: {message}")]
+    Key {
+        config: ConfigSource,
+        message: String,
+        hint: Option<String>,
+    },
+    /// A tag template that cannot be filled.
+    #[error("{message}")]
+    Template {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl ConfigError {
+    fn template(message: String) -> Self {
+        ConfigError::Template {
+            message,
+            hint: None,
+        }
+    }
+
+    fn with_hint(mut self, text: impl Into<String>) -> Self {
+        if let ConfigError::Key { hint, .. } | ConfigError::Template { hint, .. } = &mut self {
+            *hint = Some(text.into());
+        }
+        self
+    }
+}
+
+impl UserError for ConfigError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Unreadable { .. } => None,
+            ConfigError::Syntax { .. } => Some("fix the file's syntax (https://toml.io)".into()),
+            ConfigError::Two { .. } => {
+                Some("keep one: move the settings into one file and delete the other".into())
+            }
+            ConfigError::Key { hint, .. } | ConfigError::Template { hint, .. } => hint.clone(),
+        }
+    }
+}
+
 /// Reads the project config of the context directory `dir`: `pyproject.toml`'s
 /// `[tool.shipimg]`, else `shipimg.toml`. A directory with neither gives an empty config.
-pub fn load(dir: &Path) -> Result<Project, CliError> {
+pub fn load(dir: &Path) -> Result<Project, ConfigError> {
     let pyproject_path = dir.join("pyproject.toml");
     let shipimg_path = dir.join("shipimg.toml");
     let mut project = Project::default();
@@ -115,11 +178,10 @@ pub fn load(dir: &Path) -> Result<Project, CliError> {
     }
     if shipimg_path.is_file() {
         if let Some((source, _)) = &tool_table {
-            return Err(CliError::user(format!(
-                "two project configs: {source} and {}",
-                shipimg_path.display()
-            ))
-            .with_hint("keep one: move the settings into one file and delete the other"));
+            return Err(ConfigError::Two {
+                first: source.clone(),
+                second: shipimg_path,
+            });
         }
         if let Some(doc) = read_toml(&shipimg_path)? {
             let source = ConfigSource {
@@ -140,15 +202,15 @@ pub fn load(dir: &Path) -> Result<Project, CliError> {
     Ok(project)
 }
 
-fn read_toml(path: &Path) -> Result<Option<toml::Table>, CliError> {
+fn read_toml(path: &Path) -> Result<Option<toml::Table>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(CliError::user(format!(
-                "cannot read {}: {err}",
-                path.display()
-            )));
+        Err(source) => {
+            return Err(ConfigError::Unreadable {
+                path: path.to_owned(),
+                source,
+            });
         }
     };
     match text.parse::<toml::Table>() {
@@ -162,24 +224,27 @@ fn read_toml(path: &Path) -> Result<Option<toml::Table>, CliError> {
                 None => path.display().to_string(),
             };
             let message = err.message().trim_end().to_owned();
-            Err(CliError::user(format!("{place}: invalid TOML: {message}"))
-                .with_hint("fix the file's syntax (https://toml.io)"))
+            Err(ConfigError::Syntax { place, message })
         }
     }
 }
 
-fn config_error(source: &ConfigSource, message: &str) -> CliError {
-    CliError::user(format!("{source}: {message}"))
+fn config_error(source: &ConfigSource, message: &str) -> ConfigError {
+    ConfigError::Key {
+        config: source.clone(),
+        message: message.to_owned(),
+        hint: None,
+    }
 }
 
 /// Checks every key of the table.
-pub fn parse(source: &ConfigSource, table: &toml::Table) -> Result<ProjectConfig, CliError> {
+pub fn parse(source: &ConfigSource, table: &toml::Table) -> Result<ProjectConfig, ConfigError> {
     let mut config = ProjectConfig {
         source: Some(source.clone()),
         ..ProjectConfig::default()
     };
     for (key, value) in table {
-        let string = || -> Result<String, CliError> {
+        let string = || -> Result<String, ConfigError> {
             match value.as_str() {
                 Some(text) if !text.trim().is_empty() => Ok(text.to_owned()),
                 Some(_) => Err(config_error(source, &format!("`{key}` is empty"))
@@ -187,7 +252,7 @@ pub fn parse(source: &ConfigSource, table: &toml::Table) -> Result<ProjectConfig
                 None => Err(wrong_type(source, key, value, "a string")),
             }
         };
-        let strings = || -> Result<Vec<String>, CliError> {
+        let strings = || -> Result<Vec<String>, ConfigError> {
             let items = value
                 .as_array()
                 .ok_or_else(|| wrong_type(source, key, value, "an array of strings"))?;
@@ -203,7 +268,7 @@ pub fn parse(source: &ConfigSource, table: &toml::Table) -> Result<ProjectConfig
                 })
                 .collect()
         };
-        let table = || -> Result<BTreeMap<String, String>, CliError> {
+        let table = || -> Result<BTreeMap<String, String>, ConfigError> {
             let items = value
                 .as_table()
                 .ok_or_else(|| wrong_type(source, key, value, "a table"))?;
@@ -287,7 +352,7 @@ fn kind(value: &toml::Value) -> &'static str {
     }
 }
 
-fn wrong_type(source: &ConfigSource, key: &str, value: &toml::Value, want: &str) -> CliError {
+fn wrong_type(source: &ConfigSource, key: &str, value: &toml::Value, want: &str) -> ConfigError {
     let example = match want {
         "a string" => format!("{key} = \"...\""),
         "a table" => format!("[tool.shipimg.{key}] with NAME = \"VALUE\" lines"),
@@ -312,14 +377,14 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Checks `image`: a repository name without a tag or digest ([`crate::reference`]).
-pub fn check_image(source: &ConfigSource, image: &str) -> Result<String, CliError> {
+pub fn check_image(source: &ConfigSource, image: &str) -> Result<String, ConfigError> {
     crate::reference::Reference::parse_repository(image)
         .map_err(|err| config_error(source, &format!("`image`: {err}")).with_hint(err.hint()))?;
     Ok(image.to_owned())
 }
 
 /// Checks one `index-urls` entry: http(s), no credentials (never echoed when it has some).
-pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError> {
+pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), ConfigError> {
     let Some((scheme, _)) = url.split_once("://") else {
         return Err(config_error(
             source,
@@ -350,7 +415,7 @@ pub fn check_index_url(source: &ConfigSource, url: &str) -> Result<(), CliError>
 }
 
 /// Checks a tag template's placeholders.
-pub fn check_template(source: &ConfigSource, template: &str) -> Result<(), CliError> {
+pub fn check_template(source: &ConfigSource, template: &str) -> Result<(), ConfigError> {
     template_parts(template).map(|_| ()).map_err(|bad| {
         let mut error = config_error(
             source,
@@ -484,9 +549,9 @@ fn ci_var(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String
 }
 
 /// Fills one template; the result is made a valid tag (other characters become `-`).
-pub fn expand(template: &str, values: &TemplateValues) -> Result<String, CliError> {
+pub fn expand(template: &str, values: &TemplateValues) -> Result<String, ConfigError> {
     let parts = template_parts(template).map_err(|bad| {
-        CliError::user(format!(
+        ConfigError::template(format!(
             "tag template `{template}` has an unknown placeholder `{{{bad}}}`"
         ))
     })?;
@@ -505,7 +570,7 @@ pub fn expand(template: &str, values: &TemplateValues) -> Result<String, CliErro
                     }
                 };
                 let value = value.as_ref().map_err(|why| {
-                    CliError::user(format!("cannot fill the tag template `{template}`: {why}"))
+                    ConfigError::template(format!("cannot fill the tag template `{template}`: {why}"))
                         .with_hint(
                             "drop the placeholder from `tags` in the config (or SHIPIMG_TAGS), or give the tags with `-t NAME:TAG`",
                         )
@@ -519,10 +584,10 @@ pub fn expand(template: &str, values: &TemplateValues) -> Result<String, CliErro
     }
     let tag = sanitize_tag(&out);
     if tag.is_empty() {
-        return Err(
-            CliError::user(format!("the tag template `{template}` gives an empty tag"))
-                .with_hint("give the template some literal text or a placeholder with a value"),
-        );
+        return Err(ConfigError::template(format!(
+            "the tag template `{template}` gives an empty tag"
+        ))
+        .with_hint("give the template some literal text or a placeholder with a value"));
     }
     Ok(tag)
 }
@@ -543,6 +608,7 @@ pub fn sanitize_tag(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CliError;
 
     fn source() -> ConfigSource {
         ConfigSource {
@@ -553,8 +619,10 @@ mod tests {
 
     fn parse_text(text: &str) -> Result<ProjectConfig, String> {
         let table: toml::Table = text.parse().unwrap();
-        parse(&source(), &table)
-            .map_err(|e| format!("{} hint: {}", e.message(), e.hint().unwrap_or_default()))
+        parse(&source(), &table).map_err(|e| {
+            let e = CliError::from(e);
+            format!("{} hint: {}", e.message(), e.hint().unwrap_or_default())
+        })
     }
 
     #[test]
@@ -680,7 +748,7 @@ mod tests {
             git_sha: Err("/p is not in a git repository".into()),
             ..values()
         };
-        let err = expand("{git_short_sha}", &v).unwrap_err();
+        let err = CliError::from(expand("{git_short_sha}", &v).unwrap_err());
         let err = format!("{} hint: {}", err.message(), err.hint().unwrap_or_default());
         assert!(
             err.contains(
@@ -723,7 +791,7 @@ mod tests {
             "pyproject.toml",
             "[project]\nname = \"a\"\ndynamic = [\"version\"]\n[tool.shipimg]\n",
         );
-        let err = load(dir.path()).unwrap_err();
+        let err = CliError::from(load(dir.path()).unwrap_err());
         assert!(
             err.message().starts_with("two project configs"),
             "{}",

@@ -10,9 +10,11 @@
 use secrecy::{ExposeSecret, SecretSlice};
 
 use super::LoadedSecret;
-use super::index::{IndexCredentials, IndexEnv, IndexOptions, resolve_index_credentials};
+use super::index::{
+    IndexCredentials, IndexEnv, IndexError, IndexOptions, resolve_index_credentials,
+};
 use super::registry::{LoginError, login_for_host};
-use crate::error::CliError;
+use crate::error::UserError;
 use crate::login::Login;
 use crate::redact::Redactor;
 use crate::reference::{Reference, ReferenceError};
@@ -125,14 +127,16 @@ pub fn implicit_netrc(options: &IndexOptions, var: &dyn Fn(&str) -> Option<Strin
 /// `SHIPIMG_NETRC` or `SHIPIMG_INDEX_*` is an error.
 pub fn implicit_index(
     env: &IndexEnv<'_>,
-) -> Result<(Option<IndexCredentials>, Option<String>), CliError> {
+) -> Result<(Option<IndexCredentials>, Option<String>), IndexError> {
     let options = IndexOptions {
         netrc_flag: None,
         index_urls: Vec::new(),
     };
     match resolve_index_credentials(&options, env) {
         Ok(index) => Ok((index, None)),
-        Err(err) if implicit_netrc(&options, env.var) => Ok((None, Some(err.message().to_owned()))),
+        Err(err) if implicit_netrc(&options, env.var) => {
+            Ok((None, Some(crate::error::chain(&err))))
+        }
         // `SHIPIMG_INDEX_*` needs the index it is for; without one, its password is still held.
         Err(err) => match index_password_alone(env) {
             Some(index) if (env.var)("SHIPIMG_NETRC").is_none_or(|t| t.is_empty()) => {
@@ -177,19 +181,30 @@ pub struct ShownName<'a> {
 /// Fails on the first name that holds a secret `redactor` masks: tags and image names reach
 /// the registry's tag list, labels and build-arg names the image config, all of them CI logs.
 /// The message names where the name was given, never the name.
-pub fn check_names(names: &[ShownName<'_>], redactor: &Redactor) -> Result<(), CliError> {
+pub fn check_names(names: &[ShownName<'_>], redactor: &Redactor) -> Result<(), NameHoldsSecret> {
     match names
         .iter()
         .find(|name| redactor.redact(name.value) != name.value)
     {
-        Some(name) => Err(CliError::user(format!(
-            "{} holds a secret shipimg was given (not shown here)",
-            name.given_as
-        ))
-        .with_hint(
-            "tags, image names, labels and build-arg names are public (the registry lists them, the image config keeps them): take the secret out of it",
-        )),
+        Some(name) => Err(NameHoldsSecret {
+            given_as: name.given_as.clone(),
+        }),
         None => Ok(()),
+    }
+}
+
+/// A public name (a tag, a label, a build-arg name) that holds a secret; it says where the name
+/// was given, never the name.
+#[derive(Debug, thiserror::Error)]
+#[error("{given_as} holds a secret shipimg was given (not shown here)")]
+pub struct NameHoldsSecret {
+    /// Where the name was given: `a `-t` tag`, `a `--label` value` ...
+    pub given_as: String,
+}
+
+impl UserError for NameHoldsSecret {
+    fn hint(&self) -> Option<String> {
+        Some("tags, image names, labels and build-arg names are public (the registry lists them, the image config keeps them): take the secret out of it".into())
     }
 }
 
@@ -262,7 +277,7 @@ mod tests {
     fn implicit(
         vars: &[(&str, &str)],
         home: Option<&std::path::Path>,
-    ) -> Result<(Entries, Option<String>), CliError> {
+    ) -> Result<(Entries, Option<String>), IndexError> {
         let var = |name: &str| {
             vars.iter()
                 .find(|(n, _)| *n == name)
@@ -353,7 +368,7 @@ mod tests {
                 value: "built-with-S3cr3t-tag-value",
             },
         ];
-        let err = check_names(&names, &redactor).unwrap_err();
+        let err = crate::error::CliError::from(check_names(&names, &redactor).unwrap_err());
         assert_eq!(
             err.message(),
             "a `--label` value holds a secret shipimg was given (not shown here)"

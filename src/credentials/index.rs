@@ -14,8 +14,91 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::netrc::{Netrc, NetrcEntry, parse_netrc};
-use crate::error::CliError;
+use super::google::GoogleError;
+use super::netrc::{Netrc, NetrcEntry, NetrcError, parse_netrc};
+use crate::error::UserError;
+
+/// Why the index credentials cannot be had, or were refused by the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// An `--index-url` that is no http(s) URL with a host (shown masked).
+    #[error("invalid --index-url `{url}`")]
+    InvalidUrl { url: String },
+    /// An `--index-url` with `user:password@` or `token@` in it.
+    #[error(
+        "an --index-url holds credentials (`user:password@` or `token@`): they would show in logs and build history"
+    )]
+    UrlHoldsCredentials,
+    /// `SHIPIMG_NETRC` does not parse.
+    #[error("SHIPIMG_NETRC")]
+    EnvNetrc(#[source] NetrcError),
+    /// `SHIPIMG_INDEX_USERNAME` without its password.
+    #[error("SHIPIMG_INDEX_USERNAME is set but SHIPIMG_INDEX_PASSWORD is not")]
+    PasswordMissing,
+    /// `SHIPIMG_INDEX_*` with no `--index-url` to name the machine.
+    #[error("SHIPIMG_INDEX_USERNAME and SHIPIMG_INDEX_PASSWORD need the index they are for")]
+    NoIndexForLogin,
+    /// A netrc file that cannot be read.
+    #[error("cannot read the netrc `{}` ({origin})", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        origin: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A netrc file that does not parse.
+    #[error("invalid netrc `{}`", .path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: NetrcError,
+    },
+    /// An Artifact Registry index nothing covers, and no Google token to be had.
+    #[error("no credentials for {}", .hosts.join(", "))]
+    NoGoogleToken {
+        hosts: Vec<String>,
+        #[source]
+        source: GoogleError,
+    },
+    /// The preflight's HTTP client could not be made.
+    #[error("cannot make an HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// The index answered 401 or 403 to the credentials the build would get.
+    #[error(
+        "the package index `{url}` refused {login} from {source_name} (HTTP {status} {reason})"
+    )]
+    Refused {
+        url: String,
+        host: String,
+        login: String,
+        source_name: String,
+        status: u16,
+        reason: &'static str,
+        had_entry: bool,
+    },
+}
+
+impl UserError for IndexError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            IndexError::InvalidUrl { .. } => "use the index's full URL, e.g. `https://europe-west4-python.pkg.dev/PROJECT/REPO/simple/`".into(),
+            IndexError::UrlHoldsCredentials => "put them in a netrc (`--netrc`, `SHIPIMG_NETRC`) or `SHIPIMG_INDEX_USERNAME`/`SHIPIMG_INDEX_PASSWORD`".into(),
+            IndexError::EnvNetrc(_) => "SHIPIMG_NETRC holds the netrc text itself: `machine HOST login USER password PASSWORD`".into(),
+            IndexError::PasswordMissing => "set both, or neither".into(),
+            IndexError::NoIndexForLogin => "name it with `--index-url URL`".into(),
+            IndexError::Unreadable { .. } => "check the path, or give the credentials another way (see `shipimg build --help`)".into(),
+            IndexError::Invalid { .. } => "a netrc entry reads `machine HOST login USER password PASSWORD`".into(),
+            IndexError::NoGoogleToken { .. } => "log in with `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or give a netrc (`--netrc`)".into(),
+            IndexError::HttpClient(_) => return None,
+            IndexError::Refused { host, source_name, had_entry: true, .. } => format!(
+                "check the password for `{host}` in {source_name}; pip would only report \"No matching distribution found\""
+            ),
+            IndexError::Refused { host, .. } => format!(
+                "give a netrc entry for `{host}` (`--netrc`, `SHIPIMG_NETRC`, `~/.netrc`)"
+            ),
+        })
+    }
+}
 
 /// How long the preflight request to an index may take.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,20 +190,16 @@ impl std::fmt::Debug for IndexCredentials {
 }
 
 /// The host of an index URL as a netrc names it: no scheme, credentials, port or path.
-pub fn index_host(url: &str) -> Result<String, CliError> {
-    let invalid = || {
-        CliError::user(format!("invalid --index-url `{}`", crate::redact::redact(url)))
-            .with_hint("use the index's full URL, e.g. `https://europe-west4-python.pkg.dev/PROJECT/REPO/simple/`")
+pub fn index_host(url: &str) -> Result<String, IndexError> {
+    let invalid = || IndexError::InvalidUrl {
+        url: crate::redact::redact(url),
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
     if !matches!(scheme, "http" | "https") {
         return Err(invalid());
     }
     if crate::leak::userinfo::has_userinfo(url) {
-        return Err(CliError::user(
-            "an --index-url holds credentials (`user:password@` or `token@`): they would show in logs and build history",
-        )
-        .with_hint("put them in a netrc (`--netrc`, `SHIPIMG_NETRC`) or `SHIPIMG_INDEX_USERNAME`/`SHIPIMG_INDEX_PASSWORD`"));
+        return Err(IndexError::UrlHoldsCredentials);
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
@@ -192,7 +271,7 @@ pub const NETRC_SOURCES: &str =
 pub fn resolve_index_credentials(
     options: &IndexOptions,
     env: &IndexEnv<'_>,
-) -> Result<Option<IndexCredentials>, CliError> {
+) -> Result<Option<IndexCredentials>, IndexError> {
     let hosts = options
         .index_urls
         .iter()
@@ -205,21 +284,12 @@ pub fn resolve_index_credentials(
             format!("--netrc {}", path.display()),
         )
     } else if let Some(text) = (env.var)("SHIPIMG_NETRC").filter(|t| !t.is_empty()) {
-        let netrc = parse_netrc(&text).map_err(|err| {
-            CliError::user(format!("SHIPIMG_NETRC: {err}"))
-                .with_hint("SHIPIMG_NETRC holds the netrc text itself: `machine HOST login USER password PASSWORD`")
-        })?;
+        let netrc = parse_netrc(&text).map_err(IndexError::EnvNetrc)?;
         (netrc, "SHIPIMG_NETRC".to_owned())
     } else if let Some(user) = (env.var)("SHIPIMG_INDEX_USERNAME") {
-        let password = (env.var)("SHIPIMG_INDEX_PASSWORD").ok_or_else(|| {
-            CliError::user("SHIPIMG_INDEX_USERNAME is set but SHIPIMG_INDEX_PASSWORD is not")
-                .with_hint("set both, or neither")
-        })?;
+        let password = (env.var)("SHIPIMG_INDEX_PASSWORD").ok_or(IndexError::PasswordMissing)?;
         if hosts.is_empty() {
-            return Err(CliError::user(
-                "SHIPIMG_INDEX_USERNAME and SHIPIMG_INDEX_PASSWORD need the index they are for",
-            )
-            .with_hint("name it with `--index-url URL`"));
+            return Err(IndexError::NoIndexForLogin);
         }
         let password = SecretString::from(password);
         crate::redact::register_login(&user, &password);
@@ -276,19 +346,15 @@ pub fn resolve_index_credentials(
     }))
 }
 
-fn read_netrc_file(path: &Path, origin: &str) -> Result<Netrc, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        CliError::user(format!(
-            "cannot read the netrc `{}` ({origin}): {err}",
-            path.display()
-        ))
-        .with_hint(
-            "check the path, or give the credentials another way (see `shipimg build --help`)",
-        )
+fn read_netrc_file(path: &Path, origin: &'static str) -> Result<Netrc, IndexError> {
+    let text = std::fs::read_to_string(path).map_err(|source| IndexError::Unreadable {
+        path: path.to_owned(),
+        origin,
+        source,
     })?;
-    parse_netrc(&text).map_err(|err| {
-        CliError::user(format!("invalid netrc `{}`: {err}", path.display()))
-            .with_hint("a netrc entry reads `machine HOST login USER password PASSWORD`")
+    parse_netrc(&text).map_err(|source| IndexError::Invalid {
+        path: path.to_owned(),
+        source,
     })
 }
 
@@ -310,7 +376,7 @@ pub fn register_netrc(netrc: &Netrc) {
 pub async fn add_google_tokens(
     credentials: Option<IndexCredentials>,
     index_urls: &[String],
-) -> Result<Option<IndexCredentials>, CliError> {
+) -> Result<Option<IndexCredentials>, IndexError> {
     let mut uncovered = Vec::new();
     for url in index_urls {
         let host = index_host(url)?;
@@ -327,12 +393,9 @@ pub async fn add_google_tokens(
     }
     let token = super::google::access_token(&super::google::GoogleEnv::from_process())
         .await
-        .map_err(|err| {
-            CliError::user(format!(
-                "no credentials for {}: {err}",
-                uncovered.join(", ")
-            ))
-            .with_hint("log in with `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or give a netrc (`--netrc`)")
+        .map_err(|source| IndexError::NoGoogleToken {
+            hosts: uncovered.clone(),
+            source,
         })?;
     crate::redact::register_login("oauth2accesstoken", &token.token);
     let mut entries: Vec<NetrcEntry> = credentials
@@ -376,13 +439,13 @@ pub enum Preflight {
 pub async fn preflight(
     index_url: &str,
     credentials: Option<&IndexCredentials>,
-) -> Result<Preflight, CliError> {
+) -> Result<Preflight, IndexError> {
     let host = index_host(index_url)?;
     let entry = credentials.and_then(|c| c.netrc.for_host(&host));
     let client = reqwest::Client::builder()
         .timeout(PREFLIGHT_TIMEOUT)
         .build()
-        .map_err(|err| CliError::user(format!("cannot make an HTTP client: {err}")))?;
+        .map_err(IndexError::HttpClient)?;
     let mut request = client.get(index_url);
     if let Some(entry) = entry {
         request = request.basic_auth(
@@ -420,17 +483,15 @@ pub async fn preflight(
         } else {
             "Forbidden"
         };
-        let hint = if entry.is_some() {
-            format!(
-                "check the password for `{host}` in {source}; pip would only report \"No matching distribution found\""
-            )
-        } else {
-            format!("give a netrc entry for `{host}` (`--netrc`, `SHIPIMG_NETRC`, `~/.netrc`)")
-        };
-        return Err(CliError::user(format!(
-            "the package index `{index_url}` refused {login} from {source} (HTTP {status} {reason})"
-        ))
-        .with_hint(hint));
+        return Err(IndexError::Refused {
+            url: index_url.to_owned(),
+            host,
+            login,
+            source_name: source,
+            status,
+            reason,
+            had_entry: entry.is_some(),
+        });
     }
     Ok(Preflight::Accepted)
 }
@@ -438,6 +499,7 @@ pub async fn preflight(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CliError;
 
     #[test]
     fn index_urls_become_the_declared_unset_build_args_never_with_credentials() {
@@ -497,7 +559,7 @@ mod tests {
         home: Option<PathBuf>,
     ) -> Result<Option<IndexCredentials>, CliError> {
         let (var, home) = env(vars, home);
-        resolve_index_credentials(options, &IndexEnv { var: &var, home })
+        resolve_index_credentials(options, &IndexEnv { var: &var, home }).map_err(CliError::from)
     }
 
     fn machines(c: &IndexCredentials) -> Vec<String> {
@@ -522,8 +584,9 @@ mod tests {
         );
         assert_eq!(index_host("http://[::1]:80/simple").unwrap(), "::1");
         assert!(index_host("pypi.acme.dev/simple").is_err());
-        let err = index_host("https://u:secret@pypi.acme.dev/simple").unwrap_err();
+        let err = CliError::from(index_host("https://u:secret@pypi.acme.dev/simple").unwrap_err());
         assert!(!err.message().contains("secret"), "{}", err.message());
+        assert!(err.hint().unwrap().contains("netrc"));
     }
 
     #[test]
