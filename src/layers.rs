@@ -65,7 +65,7 @@ const LAYERS: &[(&str, &str)] = &[
     ),
     (
         "ops",
-        "build, lint, scan, push as operations that return values",
+        "build, lint, scan, push, init as operations that return values",
     ),
     ("commands", "one thin file per subcommand"),
 ];

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{BuildArgs, ColorChoice, GlobalArgs, NetworkMode, ProgressArg, PushArgs};
+use crate::cli::{
+    BuildArgs, ColorChoice, GlobalArgs, InitArgs, NetworkMode, ProgressArg, PushArgs, ScanArgs,
+};
 use crate::config::{ConfigSource, Project, ProjectConfig, TemplateValues, check_image};
 use crate::context::ContextOptions;
-use crate::credentials::secret_spec::{SecretSpec, parse_secret_spec};
+use crate::credentials::secret_spec::{SecretSource, SecretSpec, parse_secret_spec};
 use crate::error::CliError;
 use crate::printer::Verbosity;
 use crate::progress::ProgressMode;
@@ -140,6 +142,104 @@ pub struct PushSettings {
     /// What the leak scan accepts: `--scan-allow`, `SHIPIMG_SCAN_ALLOW` and the config's
     /// `scan-allow`, together.
     pub scan_allow: AllowList,
+}
+
+/// What `shipimg init` will write, its flags checked as the config's keys are, so init never
+/// writes a config `build` would refuse.
+#[derive(Debug, Clone)]
+pub struct InitSettings {
+    /// The project directory.
+    pub dir: PathBuf,
+    /// `--kind`, else detected.
+    pub kind: Option<crate::init::ProjectKind>,
+    /// `--image`: the repository, written as `image`.
+    pub image: Option<String>,
+    /// `--index-url`, written as `index-urls`.
+    pub index_urls: Vec<String>,
+    /// `--base-image`, else `python:3.X-slim` from `requires-python`.
+    pub base_image: Option<String>,
+    /// `--cmd`.
+    pub cmd: Option<String>,
+    /// `--force`.
+    pub force: bool,
+}
+
+impl InitSettings {
+    /// Resolves and checks `shipimg init`'s flags.
+    pub fn resolve(args: &InitArgs) -> Result<Self, CliError> {
+        let flag = |name: &str| ConfigSource {
+            path: PathBuf::from(name),
+            pyproject: false,
+        };
+        if let Some(image) = &args.image {
+            check_image(&flag("--image"), image)?;
+        }
+        for url in &args.index_urls {
+            crate::config::check_index_url(&flag("--index-url"), url)?;
+        }
+        // Checked now, as `-t` is: a typo fails here, not as the first build's pull error.
+        if let Some(base_image) = &args.base_image
+            && let Err(err) = Reference::parse(base_image)
+        {
+            return Err(CliError::user(format!("--base-image: {err}")).with_hint(err.hint()));
+        }
+        Ok(Self {
+            dir: args.path.clone(),
+            kind: args.kind,
+            image: args.image.clone(),
+            index_urls: args.index_urls.clone(),
+            base_image: args.base_image.clone(),
+            cmd: args.cmd.clone(),
+            force: args.force,
+        })
+    }
+}
+
+/// What `shipimg scan` will do, resolved from flags, environment and the project config.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    /// The image in the engine.
+    pub image: String,
+    /// `--secret-file` and `--secret-env`, in the order given by kind.
+    pub secrets: Vec<SecretSource>,
+    /// `--scan-allow`, `SHIPIMG_SCAN_ALLOW` and the config's `scan-allow`, together.
+    pub scan_allow: AllowList,
+    /// `--explain`: paths in the image, without a leading `./` or `/`.
+    pub explain: Vec<String>,
+}
+
+impl ScanSettings {
+    /// Resolves `shipimg scan`; `config` is the project config of the current directory.
+    pub fn resolve(
+        args: &ScanArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+        config: &ProjectConfig,
+    ) -> Result<Self, CliError> {
+        let secrets = args
+            .secret_files
+            .iter()
+            .map(|path| SecretSource::File(path.clone()))
+            .chain(
+                args.secret_envs
+                    .iter()
+                    .map(|var| SecretSource::Env(var.clone())),
+            )
+            .collect();
+        Ok(Self {
+            image: args.image.clone(),
+            secrets,
+            scan_allow: scan_allow(&args.scan_allow, env, &config.scan_allow)?,
+            explain: args
+                .explain
+                .iter()
+                .map(|p| {
+                    p.trim_start_matches("./")
+                        .trim_start_matches('/')
+                        .to_owned()
+                })
+                .collect(),
+        })
+    }
 }
 
 /// The allow list of the leak scan ([`crate::scan::allow`]): the config's entries, then
@@ -795,6 +895,44 @@ mod tests {
             "IMAGE argument: `repo//x:1` has an empty path component"
         );
         assert!(push(&["reg.example/ok:1", "localhost:5000/a/b"]).is_ok());
+    }
+
+    #[test]
+    fn scan_settings_gather_secrets_allow_entries_and_explained_paths() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "shipimg",
+            "scan",
+            "app:1",
+            "--secret-env",
+            "TOKEN",
+            "--secret-file",
+            "key.pem",
+            "--scan-allow",
+            "tests/fixtures/**",
+            "--explain",
+            "./usr/lib/x",
+            "--explain",
+            "/etc/y",
+        ])
+        .unwrap();
+        let crate::cli::Command::Scan(args) = cli.command else {
+            unreachable!()
+        };
+        let env = |name: &str| (name == "SHIPIMG_SCAN_ALLOW").then(|| "docs/**".to_owned());
+        let s = ScanSettings::resolve(&args, &env, &ProjectConfig::default()).unwrap();
+        assert_eq!(s.image, "app:1");
+        assert_eq!(
+            s.secrets,
+            [
+                SecretSource::File("key.pem".into()),
+                SecretSource::Env("TOKEN".into())
+            ]
+        );
+        assert_eq!(s.explain, ["usr/lib/x", "etc/y"]);
+        assert_eq!(
+            s.scan_allow.entries().collect::<Vec<_>>(),
+            ["docs/**", "tests/fixtures/**"]
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use secrecy::SecretSlice;
 
+use crate::scan::ScanSecret;
 use crate::session::MAX_SECRET_BYTES;
+use secret_spec::SecretSource;
 
 /// A secret read for one build: its id, where it came from (never its value), its bytes.
 pub struct LoadedSecret {
@@ -61,6 +63,16 @@ pub enum SecretError {
         source_name: String,
         size: usize,
     },
+    /// `shipimg scan --secret-file`: the file could not be read.
+    #[error("cannot read --secret-file `{}`", .path.display())]
+    ScanFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `shipimg scan --secret-env`: the variable is not set.
+    #[error("--secret-env `{var}`: the variable is not set")]
+    ScanEnvUnset { var: String },
 }
 
 impl crate::error::UserError for SecretError {
@@ -72,6 +84,8 @@ impl crate::error::UserError for SecretError {
                     "export the variable, or give the secret with `src=PATH`"
                 }
                 SecretError::TooLarge { .. } => "BuildKit secrets are limited to 500 KiB",
+                SecretError::ScanFile { .. } => "check the path, or drop the flag",
+                SecretError::ScanEnvUnset { .. } => "export it, or drop the flag",
             }
             .into(),
         )
@@ -98,6 +112,34 @@ pub fn read_secret_env(id: &str, var: &str) -> Result<LoadedSecret, SecretError>
         var: var.to_owned(),
     })?;
     loaded(id, format!("variable `{var}`"), value.into_vec())
+}
+
+/// Reads a value `shipimg scan` looks for (`--secret-file`, `--secret-env`), registered for
+/// masking before anything can print it. No size limit: nothing is served to BuildKit.
+pub fn read_scan_secret(source: &SecretSource) -> Result<ScanSecret, SecretError> {
+    use std::os::unix::ffi::OsStringExt;
+    let (id, bytes) = match source {
+        SecretSource::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| SecretError::ScanFile {
+                path: path.clone(),
+                source,
+            })?;
+            (format!("--secret-file {}", path.display()), bytes)
+        }
+        SecretSource::Env(var) => {
+            crate::child_env::register_secret_var(var);
+            let value = std::env::var_os(var)
+                .ok_or_else(|| SecretError::ScanEnvUnset { var: var.clone() })?;
+            (format!("--secret-env {var}"), value.into_vec())
+        }
+    };
+    let value = SecretSlice::from(bytes);
+    crate::redact::register_bytes(&value);
+    Ok(ScanSecret {
+        id,
+        value,
+        login: None,
+    })
 }
 
 fn loaded(id: &str, source: String, bytes: Vec<u8>) -> Result<LoadedSecret, SecretError> {

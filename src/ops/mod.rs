@@ -1,10 +1,12 @@
-//! The operations a command runs: build, lint, scan, push, and what they leave for scripts.
+//! The operations a command runs: build, lint, scan, push, init, and what they leave for
+//! scripts.
 //! Each takes resolved settings and a [`Report`], does the work through the domain modules, and
 //! returns values; the commands above stay thin (settings in, the Ctrl-C select, rendering
 //! out) and never call each other. Operations never see clap types nor the printer: what they
 //! say while they work goes through [`Report`], which the command layer implements.
 
 pub mod build;
+pub mod init;
 pub mod lint;
 pub mod push;
 pub mod results;
