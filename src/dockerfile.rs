@@ -1,9 +1,9 @@
 //! The Dockerfile model: what shipimg reads from a Dockerfile, parsed once. The build asks it
 //! for its stages (their base images' registries, for the logins a pull needs), the `ARG`s it
 //! declares (the index build arguments) and its secret mounts (is the netrc mounted?). The
-//! secret lint ([`crate::lint`]) walks the instructions for its rules, and reads mounts and
-//! `ENV`/`ARG` pairs with this module's `secret_mount` and [`parse_pairs`], so the two never
-//! disagree on what a step mounts or declares.
+//! secret lint ([`crate::lint`]) walks the instructions of the same parse ([`Parsed`]) for its
+//! rules, and reads mounts and `ENV`/`ARG` pairs with this module's `secret_mount` and
+//! [`parse_pairs`], so the two never disagree on what a step mounts or declares.
 
 use crate::reference::Reference;
 
@@ -37,18 +37,38 @@ pub struct Stage {
     pub name: Option<String>,
 }
 
-impl Dockerfile {
+/// A Dockerfile as the parser reads it, parsed once: the model is read from it
+/// ([`Parsed::model`]) and the lint walks its instructions.
+pub struct Parsed<'a> {
+    /// The whole Dockerfile.
+    pub text: &'a str,
+    /// The parser's syntax tree.
+    pub syntax: parse_dockerfile::Dockerfile<'a>,
+}
+
+impl<'a> Parsed<'a> {
     /// Parses `text` (the whole Dockerfile).
-    pub fn parse(text: &str) -> Result<Self, DockerfileError> {
-        let parsed = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
+    pub fn new(text: &'a str) -> Result<Self, DockerfileError> {
+        let syntax = parse_dockerfile::parse(text).map_err(|err| DockerfileError {
             message: err.to_string(),
         })?;
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        Ok(Self { text, syntax })
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let text = self.text;
+        text[..offset.min(text.len())].matches('\n').count() + 1
+    }
+
+    /// What shipimg reads from it: stages, `ARG`s, secret mounts.
+    pub fn model(&self) -> Dockerfile {
+        let text = self.text;
         let mut model = Dockerfile::default();
-        for instruction in &parsed.instructions {
+        for instruction in &self.syntax.instructions {
             match instruction {
                 parse_dockerfile::Instruction::From(from) => model.stages.push(Stage {
-                    line: line_of(from.from.span.start),
+                    line: self.line_of(from.from.span.start),
                     base: from.image.value.to_string(),
                     name: from.as_.as_ref().map(|(_, name)| name.value.to_string()),
                 }),
@@ -58,7 +78,7 @@ impl Dockerfile {
                         .map(|(name, _)| name),
                 ),
                 parse_dockerfile::Instruction::Run(run) => {
-                    let line = line_of(run.run.span.start);
+                    let line = self.line_of(run.run.span.start);
                     model.secret_mounts.extend(
                         run.options
                             .iter()
@@ -68,7 +88,14 @@ impl Dockerfile {
                 _ => {}
             }
         }
-        Ok(model)
+        model
+    }
+}
+
+impl Dockerfile {
+    /// Parses `text` (the whole Dockerfile) into the model.
+    pub fn parse(text: &str) -> Result<Self, DockerfileError> {
+        Ok(Parsed::new(text)?.model())
     }
 
     /// The registry hosts of the images the stages start from (not earlier stages, not

@@ -35,7 +35,7 @@ use parse_dockerfile::{
 
 use crate::context::guard::{self, CredentialKind, NameVerdict};
 use crate::context::ignore::{self, Matcher};
-use crate::dockerfile::{self, parse_pairs};
+use crate::dockerfile::{self, Parsed, parse_pairs};
 use crate::leak::userinfo;
 
 /// The longest instruction text a finding quotes; longer ones end in `...`.
@@ -256,12 +256,28 @@ pub struct LintError {
     pub message: String,
 }
 
+impl crate::error::UserError for LintError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            "fix the Dockerfile's syntax where the parser says; BuildKit would refuse it too"
+                .into(),
+        )
+    }
+}
+
 /// Lints `text`, the Dockerfile that `file` names in messages, with the build's options.
 pub fn lint(text: &str, file: &str, options: &LintOptions<'_>) -> Result<LintReport, LintError> {
-    let dockerfile = parse_dockerfile::parse(text).map_err(|err| LintError {
+    let parsed = Parsed::new(text).map_err(|err| LintError {
         file: file.to_owned(),
-        message: err.to_string(),
+        message: err.message,
     })?;
+    Ok(lint_parsed(&parsed, file, options))
+}
+
+/// Lints a Dockerfile already parsed (the build parses it once, for the model and the lint).
+pub fn lint_parsed(parsed: &Parsed<'_>, file: &str, options: &LintOptions<'_>) -> LintReport {
+    let text = parsed.text;
+    let dockerfile = &parsed.syntax;
     let escape = dockerfile
         .parser_directives
         .escape
@@ -296,7 +312,7 @@ pub fn lint(text: &str, file: &str, options: &LintOptions<'_>) -> Result<LintRep
         })
         .collect();
     findings.sort_by_key(|f| (f.line == 0, f.line, f.rule));
-    Ok(LintReport { findings })
+    LintReport { findings }
 }
 
 /// The rules silenced for the instruction on `line` by the comment lines directly above it.

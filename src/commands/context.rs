@@ -50,6 +50,7 @@ pub async fn run(args: &ContextArgs, printer: &Printer) -> Result<ExitStatus, Cl
     // would: the lint's credential-copy rules.
     crate::ops::lint::lint_dockerfile(
         &plan,
+        &crate::ops::lint::parse(&plan)?,
         &crate::ops::lint::LintInputs {
             allow_secret_copy: false,
             target: None,

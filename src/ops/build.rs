@@ -21,7 +21,7 @@ use crate::credentials::index::{
 };
 use crate::credentials::secret_spec::SecretSource;
 use crate::credentials::{LoadedSecret, read_secret_env, read_secret_file};
-use crate::dockerfile::{Dockerfile, DockerfileError};
+use crate::dockerfile::{Dockerfile, Parsed};
 use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
@@ -51,7 +51,7 @@ pub struct Checked {
     pub settings: BuildSettings,
     cwd: PathBuf,
     plan: Arc<ContextPlan>,
-    dockerfile: Result<Dockerfile, DockerfileError>,
+    dockerfile: Dockerfile,
     secrets: Vec<LoadedSecret>,
     index: Option<IndexCredentials>,
     push_logins: Vec<(String, Option<Login>)>,
@@ -76,8 +76,10 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     }
     let cwd = super::current_dir()?;
     let plan = Arc::new(ContextPlan::new(&settings.context, &cwd)?);
-    // Parsed once for every check below; the lint reports a Dockerfile it cannot parse.
-    let dockerfile = Dockerfile::parse(&plan.dockerfile_text);
+    // Parsed once, for the model every check below reads and for the lint.
+    let text_of = Arc::clone(&plan);
+    let parsed = super::lint::parse(&text_of)?;
+    let dockerfile = parsed.model();
     let index_options = IndexOptions {
         netrc_flag: settings.netrc.clone(),
         index_urls: settings.index_urls.clone(),
@@ -92,7 +94,7 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         // mounts no netrc: the user may keep it for other tools.
         Err(err)
             if held::implicit_netrc(&index_options, &var)
-                && !mounts_netrc(dockerfile.as_ref().ok()) =>
+                && dockerfile.secret_mount("netrc").is_none() =>
         {
             report.warn(
                 &format!(
@@ -105,18 +107,15 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         }
         Err(err) => return Err(err.into()),
     };
-    add_index_build_args(dockerfile.as_ref().ok(), &mut settings, report);
+    add_index_build_args(&dockerfile, &mut settings, report);
     // The push targets' logins must not be in the image either; the base images' are served to
     // BuildKit when a registry asks.
     let push_logins = match &settings.push {
         Some(push) => held::push_logins(&push.references, &var).await?,
         None => Vec::new(),
     };
-    let base_hosts = dockerfile
-        .as_ref()
-        .map(Dockerfile::base_image_hosts)
-        .unwrap_or_default();
-    let base_logins = held::base_image_logins(&base_hosts, &settings.tags, &var).await?;
+    let base_logins =
+        held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?;
     // No name the registry or the image shows may hold a secret.
     held::check_names(&shown_names(&settings), &crate::redact::current())?;
     let checked = Checked {
@@ -129,7 +128,7 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         push_logins,
         base_logins,
     };
-    lint(&checked, report)?;
+    lint(&checked, &parsed, report)?;
     Ok(checked)
 }
 
@@ -167,18 +166,12 @@ pub async fn prepare(checked: Checked, report: &dyn Report) -> Result<Prepared, 
     remove_stale_results(&checked.settings)?;
     let index = add_google_tokens(checked.index.take(), &checked.settings.index_urls).await?;
     checked.index = index;
-    let dockerfile = match &checked.dockerfile {
-        Ok(dockerfile) => dockerfile,
-        Err(err) => {
-            return Err(CliError::user(format!(
-                "cannot parse Dockerfile `{}`: {}",
-                checked.plan.dockerfile.display(),
-                err.message
-            )));
-        }
-    };
-    let netrc_mounted =
-        check_secret_mounts(&checked.plan, dockerfile, checked.index.is_some(), report)?;
+    let netrc_mounted = check_secret_mounts(
+        &checked.plan,
+        &checked.dockerfile,
+        checked.index.is_some(),
+        report,
+    )?;
 
     describe_plan(&checked.settings, &checked.plan, &checked.cwd, report);
     if let Some(index) = &checked.index {
@@ -542,12 +535,13 @@ fn shown_names(settings: &BuildSettings) -> Vec<ShownName<'_>> {
 
 /// Lints the Dockerfile with everything the build holds: warnings are reported, errors stop the
 /// build before anything runs.
-fn lint(checked: &Checked, report: &dyn Report) -> Result<(), CliError> {
+fn lint(checked: &Checked, parsed: &Parsed<'_>, report: &dyn Report) -> Result<(), CliError> {
     let held = scan_secrets(checked);
     let held_refs: Vec<&[u8]> = held.iter().map(|s| s.value.expose_secret()).collect();
     let settings = &checked.settings;
     lint_dockerfile(
         &checked.plan,
+        parsed,
         &LintInputs {
             allow_secret_copy: settings.allow_secret_copy,
             target: settings.target.as_deref(),
@@ -558,12 +552,6 @@ fn lint(checked: &Checked, report: &dyn Report) -> Result<(), CliError> {
         },
         report,
     )
-}
-
-/// True when a step mounts the `netrc` secret (or the Dockerfile does not parse: the later
-/// checks then report that).
-fn mounts_netrc(dockerfile: Option<&Dockerfile>) -> bool {
-    dockerfile.is_none_or(|d| d.secret_mount("netrc").is_some())
 }
 
 /// A step that mounts the netrc when none was found fails now, before the build, rather than as
@@ -601,12 +589,11 @@ fn check_secret_mounts(
 /// Adds the index URLs as the build arguments pip and uv read, where the Dockerfile declares
 /// them and the user left them unset; warns about each URL withheld for its credentials.
 fn add_index_build_args(
-    dockerfile: Option<&Dockerfile>,
+    dockerfile: &Dockerfile,
     settings: &mut BuildSettings,
     report: &dyn Report,
 ) {
-    let declared = dockerfile.map(|d| d.args.as_slice()).unwrap_or_default();
-    let args = index_build_args(&settings.index_urls, declared, &settings.build_args);
+    let args = index_build_args(&settings.index_urls, &dockerfile.args, &settings.build_args);
     for name in args.withheld {
         report.warn(
             &format!("not passing an index URL with credentials in it as build argument {name}"),

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::context::ContextPlan;
+use crate::dockerfile::Parsed;
 use crate::error::CliError;
-use crate::lint::{LintOptions, Rule, lint};
+use crate::lint::{LintError, LintOptions, Rule, lint_parsed};
 
 use super::Report;
 
@@ -26,19 +27,34 @@ pub struct LintInputs<'a> {
     pub report_clean: bool,
 }
 
-/// Lints the plan's Dockerfile. Errors come back as one `CliError` (the finding itself when
-/// there is one, a count after listing them when there are several).
+/// The plan's Dockerfile, parsed once for every check that reads it; one that does not parse
+/// is the command's error, naming the file.
+pub fn parse(plan: &ContextPlan) -> Result<Parsed<'_>, CliError> {
+    Parsed::new(&plan.dockerfile_text).map_err(|err| {
+        CliError::from(LintError {
+            file: file_name(plan),
+            message: err.message,
+        })
+    })
+}
+
+/// The Dockerfile as the lint's messages name it.
+fn file_name(plan: &ContextPlan) -> String {
+    plan.dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into())
+}
+
+/// Lints the plan's Dockerfile, `parsed`. Errors come back as one `CliError` (the finding
+/// itself when there is one, a count after listing them when there are several).
 pub fn lint_dockerfile(
     plan: &ContextPlan,
+    parsed: &Parsed<'_>,
     inputs: &LintInputs<'_>,
     out: &dyn Report,
 ) -> Result<(), CliError> {
-    let text = &plan.dockerfile_text;
-    let name = plan
-        .dockerfile
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "Dockerfile".into());
+    let name = file_name(plan);
     let options = LintOptions {
         allow_secret_copy: inputs.allow_secret_copy,
         context_dir: Some(&plan.dir),
@@ -47,7 +63,7 @@ pub fn lint_dockerfile(
         build_args: inputs.build_args,
         secret_values: inputs.secret_values,
     };
-    let mut report = lint(text, &name, &options).map_err(|err| CliError::user(err.to_string()))?;
+    let mut report = lint_parsed(parsed, &name, &options);
     if let Some(only) = inputs.only {
         report.findings.retain(|f| only.contains(&f.rule));
     }
@@ -110,7 +126,8 @@ mod tests {
             only: None,
             report_clean: true,
         };
-        let err = lint_dockerfile(&plan, &inputs, &report).unwrap_err();
+        let parsed = parse(&plan).unwrap();
+        let err = lint_dockerfile(&plan, &parsed, &inputs, &report).unwrap_err();
         let errors: Vec<String> = report
             .lines()
             .into_iter()
@@ -124,5 +141,24 @@ mod tests {
             "the Dockerfile lint found 2 errors, listed above; nothing was built"
         );
         assert!(!report.lines().iter().any(|l| l.starts_with("Linted")));
+    }
+
+    #[test]
+    fn a_dockerfile_that_does_not_parse_is_one_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "RUN echo no from\n").unwrap();
+        let options = ContextOptions {
+            dir: dir.path().to_owned(),
+            ..ContextOptions::default()
+        };
+        let plan = ContextPlan::new(&options, dir.path()).unwrap();
+        let err = parse(&plan).err().expect("does not parse");
+        assert!(
+            err.message()
+                .starts_with("cannot parse Dockerfile `Dockerfile`: "),
+            "{}",
+            err.message()
+        );
+        assert!(err.hint().is_some());
     }
 }
