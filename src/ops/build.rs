@@ -61,7 +61,7 @@ pub struct Checked {
 /// Reads every secret the build holds, the index credentials and the registries' logins (a
 /// missing one stops the build here, before anything talks to the engine), then lints the
 /// Dockerfile with all of them: no build argument may carry one. From here every secret is
-/// registered for masking.
+/// registered for masking. With `--lint-only` no registry login is looked up.
 pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Checked, CliError> {
     let mut settings = settings;
     let var = |name: &str| std::env::var(name).ok();
@@ -109,13 +109,18 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     };
     add_index_build_args(&dockerfile, &mut settings, report);
     // The push targets' logins must not be in the image either; the base images' are served to
-    // BuildKit when a registry asks.
+    // BuildKit when a registry asks. `--lint-only` stays offline: it asks no credential helper
+    // and no Google token endpoint, so its lint knows only the secrets and the index netrc.
     let push_logins = match &settings.push {
-        Some(push) => held::push_logins(&push.references, &var).await?,
-        None => Vec::new(),
+        Some(push) if !settings.lint_only => held::push_logins(&push.references, &var).await?,
+        _ => Vec::new(),
     };
-    let base_logins =
-        held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?;
+    let base_logins = match settings.lint_only {
+        false => {
+            held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?
+        }
+        true => Vec::new(),
+    };
     // No name the registry or the image shows may hold a secret.
     held::check_names(&shown_names(&settings), &crate::redact::current())?;
     let checked = Checked {
