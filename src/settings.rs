@@ -200,8 +200,6 @@ impl InitSettings {
 pub struct ScanSettings {
     /// The image in the engine.
     pub image: String,
-    /// `--secret-file` and `--secret-env`, in the order given by kind.
-    pub secrets: Vec<SecretSource>,
     /// `--scan-allow`, `SHIPIMG_SCAN_ALLOW` and the config's `scan-allow`, together.
     pub scan_allow: AllowList,
     /// `--explain`: paths in the image, without a leading `./` or `/`.
@@ -209,25 +207,28 @@ pub struct ScanSettings {
 }
 
 impl ScanSettings {
+    /// `--secret-file` and `--secret-env`: what the scan looks for besides credentials' shapes.
+    /// Read before anything else, so that every later message is masked.
+    pub fn secret_sources(args: &ScanArgs) -> Vec<SecretSource> {
+        let files = args
+            .secret_files
+            .iter()
+            .map(|p| SecretSource::File(p.clone()));
+        let vars = args
+            .secret_envs
+            .iter()
+            .map(|v| SecretSource::Env(v.clone()));
+        files.chain(vars).collect()
+    }
+
     /// Resolves `shipimg scan`; `config` is the project config of the current directory.
     pub fn resolve(
         args: &ScanArgs,
         env: &dyn Fn(&str) -> Option<String>,
         config: &ProjectConfig,
     ) -> Result<Self, CliError> {
-        let secrets = args
-            .secret_files
-            .iter()
-            .map(|path| SecretSource::File(path.clone()))
-            .chain(
-                args.secret_envs
-                    .iter()
-                    .map(|var| SecretSource::Env(var.clone())),
-            )
-            .collect();
         Ok(Self {
             image: args.image.clone(),
-            secrets,
             scan_allow: scan_allow(&args.scan_allow, env, &config.scan_allow)?,
             explain: args
                 .explain
@@ -922,7 +923,7 @@ mod tests {
         let s = ScanSettings::resolve(&args, &env, &ProjectConfig::default()).unwrap();
         assert_eq!(s.image, "app:1");
         assert_eq!(
-            s.secrets,
+            ScanSettings::secret_sources(&args),
             [
                 SecretSource::File("key.pem".into()),
                 SecretSource::Env("TOKEN".into())

@@ -12,14 +12,14 @@ use crate::settings::ScanSettings;
 
 /// Scans the image for the given secrets and for credentials by their shape.
 pub async fn run(args: &ScanArgs, printer: &Printer) -> Result<ExitStatus, CliError> {
-    let project = crate::config::load(std::path::Path::new("."))?;
-    let var = |name: &str| std::env::var(name).ok();
-    let settings = ScanSettings::resolve(args, &var, &project.config)?;
-    let secrets = settings
-        .secrets
+    // The secrets first: every message after them is masked.
+    let secrets = ScanSettings::secret_sources(args)
         .iter()
         .map(read_scan_secret)
         .collect::<Result<Vec<ScanSecret>, _>>()?;
+    let project = crate::config::load(std::path::Path::new("."))?;
+    let var = |name: &str| std::env::var(name).ok();
+    let settings = ScanSettings::resolve(args, &var, &project.config)?;
     let options = ScanOptions {
         allow: settings.scan_allow,
         explain: settings.explain,

@@ -1,6 +1,6 @@
-//! A build as an operation, in the order it runs: [`check`] reads every secret and login and
-//! lints the Dockerfile with them (all `--lint-only` does); [`prepare`] finds what the build needs
-//! from the network and says what it will do; [`build`] stages the context, opens a BuildKit
+//! A build as an operation, in the order it runs: [`check`] reads every secret and login, lints
+//! the Dockerfile with them, and refuses what must not be built (`--lint-only` stops after the
+//! lint); [`prepare`] says what the build will do and connects to the engine; [`build`] stages the context, opens a BuildKit
 //! session holding the secrets and runs the build on the engine with its progress; then either
 //! [`write_local_results`] for a local build, or [`scan`] and [`tag`] before the push.
 
@@ -26,6 +26,7 @@ use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
+use crate::lint::Rule;
 use crate::login::Login;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
 use crate::reference::Reference;
@@ -45,23 +46,25 @@ type SharedReporter = Arc<Mutex<Box<dyn Reporter>>>;
 /// How long to wait for the engine to wind a cancelled build down.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
-/// The build, checked: its secrets and logins read, its Dockerfile linted with them.
+/// The build, checked: its secrets, index credentials and logins read, its Dockerfile linted.
 pub struct Checked {
     /// The settings, with the index URLs added as the build arguments pip and uv read.
     pub settings: BuildSettings,
     cwd: PathBuf,
     plan: Arc<ContextPlan>,
-    dockerfile: Dockerfile,
     secrets: Vec<LoadedSecret>,
     index: Option<IndexCredentials>,
+    netrc_mounted: bool,
     push_logins: Vec<(String, Option<Login>)>,
     base_logins: Vec<(String, Login)>,
 }
 
-/// Reads every secret the build holds, the index credentials and the registries' logins (a
-/// missing one stops the build here, before anything talks to the engine), then lints the
-/// Dockerfile with all of them: no build argument may carry one. From here every secret is
-/// registered for masking. With `--lint-only` no registry login is looked up.
+/// Everything that can refuse the build before the engine is asked anything, in this order:
+/// the secrets, the index netrc, the Dockerfile lint (all `--lint-only` runs: it stays offline,
+/// asking no credential helper and no token endpoint); then the earlier run's result files
+/// removed, Google tokens for the index, a netrc mount with no netrc, the registries' logins,
+/// SL006 again with those logins and tokens (no build argument may carry one), and no public
+/// name holding a secret. Every secret is registered for masking when it is read.
 pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Checked, CliError> {
     let mut settings = settings;
     let var = |name: &str| std::env::var(name).ok();
@@ -76,10 +79,11 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     }
     let cwd = super::current_dir()?;
     let plan = Arc::new(ContextPlan::new(&settings.context, &cwd)?);
-    // Parsed once, for the model every check below reads and for the lint.
+    // Parsed once, for the model every check below reads and for the lint. A Dockerfile that
+    // does not parse is the lint's error, reported after the index's.
     let text_of = Arc::clone(&plan);
-    let parsed = super::lint::parse(&text_of)?;
-    let dockerfile = parsed.model();
+    let parsed = super::lint::parse(&text_of);
+    let model = parsed.as_ref().ok().map(Parsed::model);
     let index_options = IndexOptions {
         netrc_flag: settings.netrc.clone(),
         index_urls: settings.index_urls.clone(),
@@ -94,7 +98,9 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         // mounts no netrc: the user may keep it for other tools.
         Err(err)
             if held::implicit_netrc(&index_options, &var)
-                && dockerfile.secret_mount("netrc").is_none() =>
+                && model
+                    .as_ref()
+                    .is_some_and(|d| d.secret_mount("netrc").is_none()) =>
         {
             report.warn(
                 &format!(
@@ -107,33 +113,78 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         }
         Err(err) => return Err(err.into()),
     };
-    add_index_build_args(&dockerfile, &mut settings, report);
-    // The push targets' logins must not be in the image either; the base images' are served to
-    // BuildKit when a registry asks. `--lint-only` stays offline: it asks no credential helper
-    // and no Google token endpoint, so its lint knows only the secrets and the index netrc.
+    let declared = model
+        .as_ref()
+        .map(|d| d.args.as_slice())
+        .unwrap_or_default();
+    add_index_build_args(declared, &mut settings, report);
+    let parsed = parsed?;
+    let dockerfile = model.unwrap_or_default();
+    let held = held::scan_secrets(&Held {
+        secrets: &secrets,
+        index: index.as_ref(),
+        logins: &[],
+    });
+    lint(&plan, &parsed, &settings, &held, None, report)?;
+    if settings.lint_only {
+        return Ok(Checked {
+            settings,
+            cwd,
+            plan,
+            secrets,
+            index,
+            netrc_mounted: false,
+            push_logins: Vec::new(),
+            base_logins: Vec::new(),
+        });
+    }
+    remove_stale_results(&settings)?;
+    let index = add_google_tokens(index, &settings.index_urls).await?;
+    let netrc_mounted = check_secret_mounts(&plan, &dockerfile, index.is_some(), report)?;
+    // The registries' logins, found now so a missing one stops us before the build. The push
+    // targets' must not be in the image either; the base images' are served to BuildKit when a
+    // registry asks.
     let push_logins = match &settings.push {
-        Some(push) if !settings.lint_only => held::push_logins(&push.references, &var).await?,
-        _ => Vec::new(),
+        Some(push) => held::push_logins(&push.references, &var).await?,
+        None => Vec::new(),
     };
-    let base_logins = match settings.lint_only {
-        false => {
-            held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?
-        }
-        true => Vec::new(),
-    };
-    // No name the registry or the image shows may hold a secret.
-    held::check_names(&shown_names(&settings), &crate::redact::current())?;
-    let checked = Checked {
+    let base_logins =
+        held::base_image_logins(&dockerfile.base_image_hosts(), &settings.tags, &var).await?;
+    let mut checked = Checked {
         settings,
         cwd,
         plan,
-        dockerfile,
         secrets,
         index,
+        netrc_mounted,
         push_logins,
         base_logins,
     };
-    lint(&checked, &parsed, report)?;
+    // SL006 again, now that the logins and any Google token for the index are held.
+    let held = scan_secrets(&checked);
+    let only = [Rule::BuildArgSecret];
+    lint(
+        &checked.plan,
+        &parsed,
+        &checked.settings,
+        &held,
+        Some(&only),
+        report,
+    )?;
+    // No name the registry or the image shows may hold a secret.
+    held::check_names(&shown_names(&checked.settings), &crate::redact::current())?;
+    if checked.netrc_mounted
+        && let Some(index) = &checked.index
+    {
+        let text = index.netrc.to_secret_text();
+        let value = secrecy::SecretSlice::from(text.expose_secret().as_bytes().to_vec());
+        let netrc = LoadedSecret {
+            id: "netrc".into(),
+            source: index.source.clone(),
+            value: Arc::new(value),
+        };
+        checked.secrets.push(netrc);
+    }
     Ok(checked)
 }
 
@@ -157,41 +208,22 @@ impl Prepared {
     }
 }
 
-/// Everything before the build that may take a while or reach the network: Google access tokens
-/// for the index, the check that a step mounting the netrc has one, the index preflight, the
-/// engine's connection. Says what the build will do, never a credential.
+/// Says what the build will do (never a credential), checks the index answers the credentials
+/// the build will get, and connects to the engine.
 pub async fn prepare(checked: Checked, report: &dyn Report) -> Result<Prepared, CliError> {
-    let mut checked = checked;
     // The default labels ask git: let it answer while we talk to the engine.
     let default_labels = {
         let dir = checked.settings.context.dir.clone();
         let now = std::time::SystemTime::now();
         std::thread::spawn(move || crate::labels::default_labels(&dir, now))
     };
-    remove_stale_results(&checked.settings)?;
-    let index = add_google_tokens(checked.index.take(), &checked.settings.index_urls).await?;
-    checked.index = index;
-    let netrc_mounted = check_secret_mounts(
-        &checked.plan,
-        &checked.dockerfile,
-        checked.index.is_some(),
-        report,
-    )?;
-
     describe_plan(&checked.settings, &checked.plan, &checked.cwd, report);
     if let Some(index) = &checked.index {
         describe_index_credentials(index, &checked.settings.index_urls, report);
-        if netrc_mounted {
+        if checked.netrc_mounted {
             for warning in &index.warnings {
                 report.warn(&warning.message, Some(&warning.hint));
             }
-            let text = index.netrc.to_secret_text();
-            let value = secrecy::SecretSlice::from(text.expose_secret().as_bytes().to_vec());
-            checked.secrets.push(LoadedSecret {
-                id: "netrc".into(),
-                source: index.source.clone(),
-                value: Arc::new(value),
-            });
         }
     }
     for (host, login) in &checked.push_logins {
@@ -538,21 +570,26 @@ fn shown_names(settings: &BuildSettings) -> Vec<ShownName<'_>> {
     names
 }
 
-/// Lints the Dockerfile with everything the build holds: warnings are reported, errors stop the
-/// build before anything runs.
-fn lint(checked: &Checked, parsed: &Parsed<'_>, report: &dyn Report) -> Result<(), CliError> {
-    let held = scan_secrets(checked);
+/// Lints the Dockerfile with the secrets in `held` (only the rules in `only`, when given):
+/// warnings are reported, errors stop the build before anything runs.
+fn lint(
+    plan: &ContextPlan,
+    parsed: &Parsed<'_>,
+    settings: &BuildSettings,
+    held: &[ScanSecret],
+    only: Option<&[Rule]>,
+    report: &dyn Report,
+) -> Result<(), CliError> {
     let held_refs: Vec<&[u8]> = held.iter().map(|s| s.value.expose_secret()).collect();
-    let settings = &checked.settings;
     lint_dockerfile(
-        &checked.plan,
+        plan,
         parsed,
         &LintInputs {
             allow_secret_copy: settings.allow_secret_copy,
             target: settings.target.as_deref(),
             build_args: &settings.build_args,
             secret_values: &held_refs,
-            only: None,
+            only,
             report_clean: settings.lint_only,
         },
         report,
@@ -593,12 +630,8 @@ fn check_secret_mounts(
 
 /// Adds the index URLs as the build arguments pip and uv read, where the Dockerfile declares
 /// them and the user left them unset; warns about each URL withheld for its credentials.
-fn add_index_build_args(
-    dockerfile: &Dockerfile,
-    settings: &mut BuildSettings,
-    report: &dyn Report,
-) {
-    let args = index_build_args(&settings.index_urls, &dockerfile.args, &settings.build_args);
+fn add_index_build_args(declared: &[String], settings: &mut BuildSettings, report: &dyn Report) {
+    let args = index_build_args(&settings.index_urls, declared, &settings.build_args);
     for name in args.withheld {
         report.warn(
             &format!("not passing an index URL with credentials in it as build argument {name}"),
