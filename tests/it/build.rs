@@ -9,7 +9,7 @@ use crate::common::{
     image_paths_under_ctx, index_password, interrupt, repo_root, shipimg, shipimg_build,
     unique_image, write,
 };
-use crate::sandbox::EXAMPLE_OUTPUT;
+use crate::sandbox::assert_runs_the_example;
 
 #[test]
 fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
@@ -35,13 +35,7 @@ fn example_builds_with_the_netrc_and_leaves_no_trace_of_it() {
     )
     .success();
 
-    let run = Outcome::of(
-        sandbox
-            .docker()
-            .args(["run", "--rm", "--network", "none", &tag]),
-    )
-    .success();
-    assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT, "{run}");
+    assert_runs_the_example(sandbox, &tag);
 
     // The helper reads this engine's export: the private package's source is found in a layer,
     // so the absences below are not an export it failed to open.
@@ -157,11 +151,7 @@ fn a_required_secret_that_is_missing_fails_cleanly() {
         &tag,
     ]))
     .code(1);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_default();
+    let error = out.error_line();
     assert!(
         error.contains("api_token"),
         "the error names the secret\n{out}"
@@ -425,8 +415,8 @@ fn shipimg_and_the_docker_cli_copy_the_same_files() {
         &ours_tag,
     ]))
     .success();
-    let cli = image_paths_under_ctx(sandbox, &cli_tag);
-    let ours = image_paths_under_ctx(sandbox, &ours_tag);
+    let cli = image_paths_under_ctx(sandbox.docker(), &cli_tag);
+    let ours = image_paths_under_ctx(sandbox.docker(), &ours_tag);
     assert_eq!(ours, cli);
     assert!(
         cli.contains("vendor/keep/k.py") && !cli.contains("NOTES.md"),

@@ -287,6 +287,14 @@ impl Outcome {
         assert_eq!(self.code, Some(code), "expected exit {code}\n{self}");
         self
     }
+
+    /// The first `error: ` line on stderr, or "" when there is none.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default()
+    }
 }
 
 impl std::fmt::Display for Outcome {
@@ -395,18 +403,14 @@ pub fn image_exists(reference: &str) -> bool {
         .success()
 }
 
-/// Every path under `/ctx` in an image, relative, as `find` lists it.
-pub fn image_paths_under_ctx(sandbox: &Sandbox, image: &str) -> std::collections::BTreeSet<String> {
-    let out = Outcome::of(sandbox.docker().args([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        image,
-        "find",
-        "/ctx",
-    ]))
-    .success();
+/// Every path under `/ctx` in an image, relative, as `find` lists it, run by `docker` (the
+/// sandbox's `docker()` or `legacy_docker()`).
+pub fn image_paths_under_ctx(
+    mut docker: Command,
+    image: &str,
+) -> std::collections::BTreeSet<String> {
+    let out = Outcome::of(docker.args(["run", "--rm", "--network", "none", image, "find", "/ctx"]))
+        .success();
     out.stdout
         .lines()
         .filter_map(|line| line.strip_prefix("/ctx/"))

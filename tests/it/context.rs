@@ -9,7 +9,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, shipimg, unique_image};
+use crate::common::{
+    ImageGuard, Outcome, Sandbox, build_lock, image_paths_under_ctx, shipimg, unique_image,
+};
 
 /// Writes `files` (path -> content) under `root`, creating parents.
 fn write_tree(root: &Path, files: &[(&str, &str)]) {
@@ -69,17 +71,7 @@ fn cli_copied_paths(sandbox: &Sandbox, dir: &Path, dockerfile: &str) -> BTreeSet
             .args(["build", "-q", "-f", dockerfile, "-t", &tag, "."]),
     )
     .success();
-    let out = Outcome::of(
-        sandbox
-            .legacy_docker()
-            .args(["run", "--rm", &tag, "find", "/ctx"]),
-    )
-    .success();
-    out.stdout
-        .lines()
-        .filter_map(|line| line.strip_prefix("/ctx/"))
-        .map(str::to_owned)
-        .collect()
+    image_paths_under_ctx(sandbox.legacy_docker(), &tag)
 }
 
 const TRICKY_IGNORE: &str = "\u{feff}# a comment, then Docker's rough edges\n\

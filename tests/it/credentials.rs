@@ -12,7 +12,7 @@ use crate::common::{
     ImageGuard, Outcome, Sandbox, build_lock, index_password, one_step_project, registry_password,
     repo_root, sandbox_credential_helper, shipimg, unique_image, write,
 };
-use crate::sandbox::EXAMPLE_OUTPUT;
+use crate::sandbox::assert_runs_the_example;
 
 /// A project whose only step lists the machines and logins of the netrc it was given. The
 /// step is unique to each project: Docker 20.10's BuildKit merges identical steps of concurrent
@@ -183,11 +183,7 @@ fn a_wrong_index_password_stops_before_the_build() {
         cmd.arg("--netrc").arg(&netrc).args(["--index-url", url]);
     });
     assert_eq!(out.code, Some(1), "{out}");
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_default();
+    let error = out.error_line();
     let expected = format!(
         "error: the package index `{url}` refused login `acme` from --netrc {} (HTTP ",
         netrc.display()
@@ -233,13 +229,7 @@ fn example_builds_with_index_credentials_from_the_environment() {
             .args(["--progress", "plain", "-t", &tag]),
     )
     .success();
-    let run = Outcome::of(
-        sandbox
-            .docker()
-            .args(["run", "--rm", "--network", "none", &tag]),
-    )
-    .success();
-    assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT);
+    assert_runs_the_example(sandbox, &tag);
 }
 
 /// Pushes a base image to the sandbox registry (with the CLI) and returns its reference.

@@ -460,11 +460,7 @@ fn a_refused_login_fails_at_once_without_retrying() {
         !out.stderr.contains("attempt 2 of 5"),
         "a refused login is not retried\n{out}"
     );
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_default();
+    let error = out.error_line();
     assert!(
         error.starts_with(&format!(
             "error: the registry {} refused login `_json_key_base64` from SHIPIMG_REGISTRY_USERNAME/SHIPIMG_REGISTRY_PASSWORD for {tag}: ",
@@ -496,11 +492,7 @@ fn a_partial_push_fails_and_names_what_made_it() {
         "0.2",
     ]))
     .code(1);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_default();
+    let error = out.error_line();
     assert!(
         error.contains(&format!("could not push {bad} after 2 attempts")),
         "{out}"

@@ -7,7 +7,19 @@ use std::process::Command;
 use crate::common::{ImageGuard, Outcome, Sandbox, build_lock, repo_root, unique_image};
 
 /// What the example prints: its name and the private package's value.
-pub const EXAMPLE_OUTPUT: &str = "example-service: acme-private-ok";
+const EXAMPLE_OUTPUT: &str = "example-service: acme-private-ok";
+
+/// Runs the example's image `tag` with no network and asserts it prints what the example prints.
+#[track_caller]
+pub fn assert_runs_the_example(sandbox: &Sandbox, tag: &str) {
+    let run = Outcome::of(
+        sandbox
+            .docker()
+            .args(["run", "--rm", "--network", "none", tag]),
+    )
+    .success();
+    assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT, "{run}");
+}
 
 fn cli_build(sandbox: &Sandbox, netrc: &std::path::Path, tag: &str) -> Command {
     let mut cmd = sandbox.docker();
@@ -34,13 +46,7 @@ fn example_builds_with_the_engine_cli_and_runs() {
     let _lock = build_lock();
 
     Outcome::of(&mut cli_build(sandbox, &netrc, &tag)).success();
-    let run = Outcome::of(
-        sandbox
-            .docker()
-            .args(["run", "--rm", "--network", "none", &tag]),
-    )
-    .success();
-    assert_eq!(run.stdout.trim_end(), EXAMPLE_OUTPUT, "{run}");
+    assert_runs_the_example(sandbox, &tag);
 }
 
 #[test]
