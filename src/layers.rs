@@ -37,7 +37,7 @@ const LAYERS: &[(&str, &str)] = &[
         "the build context: ignore rules, the guard, the walk, the tar",
     ),
     ("lint", "the Dockerfile secret lint"),
-    ("registry", "image references and the registry HTTP API"),
+    ("registry", "the registry HTTP API: what a push left there"),
     (
         "engine",
         "the Docker Engine: endpoint, transport, build, push, export",
