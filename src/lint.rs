@@ -291,28 +291,52 @@ pub fn lint_parsed(parsed: &Parsed<'_>, file: &str, options: &LintOptions<'_>) -
     };
     linter.dockerfile(&dockerfile.instructions);
     linter.build_args();
-    let lines: Vec<&str> = text.lines().collect();
+    linter.report(file)
+}
 
-    let secrets: Vec<&str> = options
-        .secret_values
-        .iter()
-        .filter_map(|s| std::str::from_utf8(s).ok())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut findings: Vec<Finding> = linter
-        .findings
-        .into_iter()
-        .filter(|f| f.line == 0 || !allowed_above(&lines, f.line).contains(&f.rule))
-        .map(|f| Finding {
-            file: file.to_owned(),
-            text: truncate(&mask(&f.text, &secrets)),
-            message: mask(&f.message, &secrets),
-            fix: mask(&f.fix, &secrets),
-            ..f
-        })
-        .collect();
-    findings.sort_by_key(|f| (f.line == 0, f.line, f.rule));
-    LintReport { findings }
+/// SL006 alone: the `--build-arg` values in `options` that hold one of its secret values. The
+/// build runs it once more after the full lint, when the registries' logins and the index's
+/// Google token are held too; it reads no Dockerfile and no context file.
+pub fn lint_build_arg_secrets(file: &str, options: &LintOptions<'_>) -> LintReport {
+    let mut linter = Linter {
+        text: "",
+        escape: '\\',
+        options,
+        findings: Vec::new(),
+    };
+    for (name, value) in options.build_args {
+        linter.build_arg_secret(name, value);
+    }
+    linter.report(file)
+}
+
+impl Linter<'_, '_> {
+    /// The findings not silenced by a `# shipimg:allow` comment, secrets masked, in order.
+    fn report(self, file: &str) -> LintReport {
+        let (text, options) = (self.text, self.options);
+        let lines: Vec<&str> = text.lines().collect();
+
+        let secrets: Vec<&str> = options
+            .secret_values
+            .iter()
+            .filter_map(|s| std::str::from_utf8(s).ok())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut findings: Vec<Finding> = self
+            .findings
+            .into_iter()
+            .filter(|f| f.line == 0 || !allowed_above(&lines, f.line).contains(&f.rule))
+            .map(|f| Finding {
+                file: file.to_owned(),
+                text: truncate(&mask(&f.text, &secrets)),
+                message: mask(&f.message, &secrets),
+                fix: mask(&f.fix, &secrets),
+                ..f
+            })
+            .collect();
+        findings.sort_by_key(|f| (f.line == 0, f.line, f.rule));
+        LintReport { findings }
+    }
 }
 
 /// The rules silenced for the instruction on `line` by the comment lines directly above it.
@@ -823,31 +847,8 @@ impl Linter<'_, '_> {
 
     /// SL005 and SL006 for `--build-arg` values.
     fn build_args(&mut self) {
-        let secrets: Vec<&[u8]> = self
-            .options
-            .secret_values
-            .iter()
-            .copied()
-            .filter(|s| !s.is_empty())
-            .collect();
         for (name, value) in self.options.build_args {
-            let bytes = value.as_bytes();
-            let holds_secret = secrets
-                .iter()
-                .any(|s| bytes == *s || (s.len() >= 4 && bytes.windows(s.len()).any(|w| w == *s)));
-            if holds_secret {
-                self.push(
-                    Rule::BuildArgSecret,
-                    Severity::Error,
-                    0,
-                    &format!("--build-arg {name}=****"),
-                    format!(
-                        "`--build-arg {name}` passes a secret shipimg holds as a build argument, which a `RUN` records in `docker history` and the build cache"
-                    ),
-                    format!(
-                        "drop `--build-arg {name}` and read the secret in the `RUN` that needs it: shipimg serves the index netrc as secret `netrc` (`RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`), others with `--secret id=ID,...`"
-                    ),
-                );
+            if self.build_arg_secret(name, value) {
                 continue;
             }
             let urls = names::url_credentials(value, false);
@@ -866,6 +867,33 @@ impl Linter<'_, '_> {
                 );
             }
         }
+    }
+
+    /// SL006 for one `--build-arg`: its value is, or holds, a secret shipimg holds. Says
+    /// whether it did.
+    fn build_arg_secret(&mut self, name: &str, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        let holds_secret = self
+            .options
+            .secret_values
+            .iter()
+            .filter(|s| !s.is_empty())
+            .any(|s| bytes == *s || (s.len() >= 4 && bytes.windows(s.len()).any(|w| w == *s)));
+        if holds_secret {
+            self.push(
+                Rule::BuildArgSecret,
+                Severity::Error,
+                0,
+                &format!("--build-arg {name}=****"),
+                format!(
+                    "`--build-arg {name}` passes a secret shipimg holds as a build argument, which a `RUN` records in `docker history` and the build cache"
+                ),
+                format!(
+                    "drop `--build-arg {name}` and read the secret in the `RUN` that needs it: shipimg serves the index netrc as secret `netrc` (`RUN --mount=type=secret,id=netrc,target=/root/.netrc ...`), others with `--secret id=ID,...`"
+                ),
+            );
+        }
+        holds_secret
     }
 
     /// The instruction's start and its text on one line, continuations joined, comment lines

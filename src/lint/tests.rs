@@ -397,6 +397,53 @@ fn build_arg_holding_a_secret_is_refused_without_naming_it() {
     );
 }
 
+/// The build's second SL006 pass: only build arguments holding a secret, none of the other
+/// rules (the URL credentials here were already the full lint's to report), the same finding
+/// as the full lint's, masked.
+#[test]
+fn build_arg_secrets_alone_finds_only_sl006() {
+    let mut build_args = BTreeMap::new();
+    build_args.insert("TOKEN".to_owned(), "x-login-pw-x".to_owned());
+    build_args.insert(
+        "OTHER_URL".to_owned(),
+        "https://user:other-pass@pypi.example/simple".to_owned(),
+    );
+    build_args.insert("VERSION".to_owned(), "1.0".to_owned());
+    let options = LintOptions {
+        build_args: &build_args,
+        secret_values: &[b"", b"login-pw"],
+        ..LintOptions::default()
+    };
+    let report = lint_build_arg_secrets("Dockerfile.prod", &options);
+    assert_eq!(summary(&report), [("SL006", Error, 0)]);
+    let full = run_with("FROM x\n", &options);
+    let full_sl006: Vec<&Finding> = full
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::BuildArgSecret)
+        .collect();
+    assert_eq!(full_sl006.len(), 1);
+    assert_eq!(report.findings[0].text, full_sl006[0].text);
+    assert_eq!(
+        report.findings[0].to_string(),
+        full_sl006[0]
+            .to_string()
+            .replace("Dockerfile:", "Dockerfile.prod:")
+    );
+    assert!(!format!("{report:?}").contains("login-pw"));
+
+    let clean = BTreeMap::from([("VERSION".to_owned(), "1.0".to_owned())]);
+    let options = LintOptions {
+        build_args: &clean,
+        ..options
+    };
+    assert!(
+        lint_build_arg_secrets("Dockerfile", &options)
+            .findings
+            .is_empty()
+    );
+}
+
 #[test]
 fn build_args_without_secrets_are_clean() {
     let mut build_args = BTreeMap::new();

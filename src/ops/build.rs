@@ -26,7 +26,6 @@ use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
 use crate::engine::endpoint::{EndpointEnv, resolve_endpoint};
 use crate::error::{CliError, ExitStatus};
-use crate::lint::Rule;
 use crate::login::Login;
 use crate::progress::{self, Outcome, ProgressMode, Reporter, Sinks, Terminal};
 use crate::reference::Reference;
@@ -36,8 +35,8 @@ use crate::session::{ContextSource, Session, SessionStore};
 use crate::settings::{BuildSettings, ContextTransfer};
 
 use super::Report;
-use super::lint::{LintInputs, lint_dockerfile};
-use super::results::{ResultFiles, Results, write_file, write_results};
+use super::lint::{LintInputs, lint_build_arg_secrets, lint_dockerfile};
+use super::results::{ResultFiles, Results, remove_stale_results, write_file, write_results};
 use super::scan::{ScanFor, scan_and_report};
 
 /// The build's reporter, shared by the stream, the ticker and the context walk.
@@ -60,13 +59,19 @@ pub struct Checked {
 }
 
 /// Everything that can refuse the build before the engine is asked anything, in this order:
-/// the secrets, the index netrc, the Dockerfile lint (all `--lint-only` runs: it stays offline,
-/// asking no credential helper and no token endpoint); then the earlier run's result files
-/// removed, Google tokens for the index, a netrc mount with no netrc, the registries' logins,
+/// the earlier run's result files removed (not by `--lint-only`, which writes none), the
+/// secrets, the index netrc, the Dockerfile lint (all `--lint-only` runs: it stays offline,
+/// asking no credential helper and no token endpoint); then Google tokens for the index, a netrc mount with no netrc, the registries' logins,
 /// SL006 again with those logins and tokens (no build argument may carry one), and no public
 /// name holding a secret. Every secret is registered for masking when it is read.
 pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Checked, CliError> {
     let mut settings = settings;
+    if !settings.lint_only {
+        remove_stale_results(&[
+            (settings.iidfile.as_deref(), "--iidfile"),
+            (settings.metadata_file.as_deref(), "--metadata-file"),
+        ])?;
+    }
     let var = |name: &str| std::env::var(name).ok();
     let mut secrets: Vec<LoadedSecret> = Vec::new();
     for spec in &settings.secrets {
@@ -81,8 +86,7 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     let plan = Arc::new(ContextPlan::new(&settings.context, &cwd)?);
     // Parsed once, for the model every check below reads and for the lint. A Dockerfile that
     // does not parse is the lint's error, reported after the index's.
-    let text_of = Arc::clone(&plan);
-    let parsed = super::lint::parse(&text_of);
+    let parsed = super::lint::parse(&plan);
     let model = parsed.as_ref().ok().map(Parsed::model);
     let index_options = IndexOptions {
         netrc_flag: settings.netrc.clone(),
@@ -125,7 +129,9 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
         index: index.as_ref(),
         logins: &[],
     });
-    lint(&plan, &parsed, &settings, &held, None, report)?;
+    lint(&plan, &parsed, &settings, &held, report)?;
+    // The tree borrows the plan, which `Checked` takes below.
+    drop(parsed);
     if settings.lint_only {
         return Ok(Checked {
             settings,
@@ -138,7 +144,6 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
             base_logins: Vec::new(),
         });
     }
-    remove_stale_results(&settings)?;
     let index = add_google_tokens(index, &settings.index_urls).await?;
     let netrc_mounted = check_secret_mounts(&plan, &dockerfile, index.is_some(), report)?;
     // The registries' logins, found now so a missing one stops us before the build. The push
@@ -162,13 +167,11 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     };
     // SL006 again, now that the logins and any Google token for the index are held.
     let held = scan_secrets(&checked);
-    let only = [Rule::BuildArgSecret];
-    lint(
+    let held_values: Vec<&[u8]> = held.iter().map(|s| s.value.expose_secret()).collect();
+    lint_build_arg_secrets(
         &checked.plan,
-        &parsed,
-        &checked.settings,
-        &held,
-        Some(&only),
+        &checked.settings.build_args,
+        &held_values,
         report,
     )?;
     // No name the registry or the image shows may hold a secret.
@@ -570,14 +573,12 @@ fn shown_names(settings: &BuildSettings) -> Vec<ShownName<'_>> {
     names
 }
 
-/// Lints the Dockerfile with the secrets in `held` (only the rules in `only`, when given):
-/// warnings are reported, errors stop the build before anything runs.
+/// Lints the Dockerfile with every rule and the secrets in `held`: warnings are reported, errors stop the build before anything runs.
 fn lint(
     plan: &ContextPlan,
     parsed: &Parsed<'_>,
     settings: &BuildSettings,
     held: &[ScanSecret],
-    only: Option<&[Rule]>,
     report: &dyn Report,
 ) -> Result<(), CliError> {
     let held_refs: Vec<&[u8]> = held.iter().map(|s| s.value.expose_secret()).collect();
@@ -589,7 +590,7 @@ fn lint(
             target: settings.target.as_deref(),
             build_args: &settings.build_args,
             secret_values: &held_refs,
-            only,
+            only: None,
             report_clean: settings.lint_only,
         },
         report,
@@ -605,11 +606,7 @@ fn check_secret_mounts(
     have_netrc: bool,
     report: &dyn Report,
 ) -> Result<bool, CliError> {
-    let name = plan
-        .dockerfile
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "Dockerfile".into());
+    let name = super::lint::file_name(plan);
     match dockerfile.secret_mount("netrc") {
         Some(mount) if !have_netrc => Err(CliError::user(format!(
             "{name}:{}: a step mounts secret `netrc`, but no netrc was found (looked at: {NETRC_SOURCES})",
@@ -781,27 +778,6 @@ fn write_iidfile(settings: &BuildSettings, image_id: &str) -> Result<(), CliErro
         Some(path) => write_file(path, image_id, "--iidfile"),
         None => Ok(()),
     }
-}
-
-/// Removes the `--iidfile` and `--metadata-file` an earlier run left, as buildx does: a build
-/// that fails or is refused must not leave a script reading the previous image's.
-fn remove_stale_results(settings: &BuildSettings) -> Result<(), CliError> {
-    for (path, flag) in [
-        (&settings.iidfile, "--iidfile"),
-        (&settings.metadata_file, "--metadata-file"),
-    ] {
-        let Some(path) = path else { continue };
-        match std::fs::remove_file(path) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(CliError::user(format!(
-                    "failed to remove the earlier {flag} `{}`: {err}",
-                    path.display()
-                )));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::context::ContextPlan;
 use crate::dockerfile::Parsed;
 use crate::error::CliError;
-use crate::lint::{LintError, LintOptions, Rule, lint_parsed};
+use crate::lint::{LintError, LintOptions, LintReport, Rule, lint_parsed};
 
 use super::Report;
 
@@ -39,7 +39,7 @@ pub fn parse(plan: &ContextPlan) -> Result<Parsed<'_>, CliError> {
 }
 
 /// The Dockerfile as the lint's messages name it.
-fn file_name(plan: &ContextPlan) -> String {
+pub(super) fn file_name(plan: &ContextPlan) -> String {
     plan.dockerfile
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -67,13 +67,45 @@ pub fn lint_dockerfile(
     if let Some(only) = inputs.only {
         report.findings.retain(|f| only.contains(&f.rule));
     }
+    report_findings(&report, &name, inputs.report_clean, out)
+}
+
+/// SL006 alone (see [`crate::lint::lint_build_arg_secrets`]): no `--build-arg` in
+/// `build_args` may hold one of `secret_values`.
+pub fn lint_build_arg_secrets(
+    plan: &ContextPlan,
+    build_args: &BTreeMap<String, String>,
+    secret_values: &[&[u8]],
+    out: &dyn Report,
+) -> Result<(), CliError> {
+    let name = file_name(plan);
+    let options = LintOptions {
+        build_args,
+        secret_values,
+        ..LintOptions::default()
+    };
+    report_findings(
+        &crate::lint::lint_build_arg_secrets(&name, &options),
+        &name,
+        false,
+        out,
+    )
+}
+
+/// Reports the warnings; the errors are the result.
+fn report_findings(
+    report: &LintReport,
+    name: &str,
+    report_clean: bool,
+    out: &dyn Report,
+) -> Result<(), CliError> {
     for warning in report.warnings() {
         out.warn(&warning.headline(), Some(&warning.fix));
     }
     let errors: Vec<_> = report.errors().collect();
     match errors.as_slice() {
         [] => {
-            if inputs.report_clean {
+            if report_clean {
                 out.status(
                     "Linted",
                     &format!(

@@ -17,7 +17,7 @@ use crate::session::filesync::TransferSummary;
 use crate::settings::PushSettings;
 
 use super::Report;
-use super::results::{ResultFiles, Results, write_results};
+use super::results::{ResultFiles, Results, remove_stale_results, write_results};
 use super::scan::{ScanFor, scan_and_report};
 
 /// `shipimg push IMAGE...`: finds every secret this invocation can (the implicit index netrc,
@@ -27,6 +27,7 @@ pub async fn scan_and_push(
     settings: &PushSettings,
     out: &dyn Report,
 ) -> Result<ExitStatus, CliError> {
+    remove_stale_results(&[(settings.metadata_file.as_deref(), "--metadata-file")])?;
     let var = |name: &str| std::env::var(name).ok();
     let index_env = IndexEnv {
         var: &var,

@@ -21,6 +21,28 @@ use crate::publish::Published;
 use crate::scan::Note;
 use crate::session::filesync::TransferSummary;
 
+/// Removes the result files an earlier run left (`--iidfile`, `--metadata-file`, each with its
+/// flag), as buildx does: a run that fails or is refused must not leave a script reading the
+/// previous image's. Runs first, before anything can refuse.
+pub fn remove_stale_results(files: &[(Option<&Path>, &str)]) -> Result<(), CliError> {
+    for (path, flag) in files {
+        let Some(path) = path else { continue };
+        match std::fs::remove_file(path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CliError::user(format!(
+                    "cannot remove the earlier run's {flag} `{}`: {err}",
+                    path.display()
+                ))
+                .with_hint(format!(
+                    "make the file's directory writable, or give {flag} another path"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Where a command writes its results; each is optional.
 #[derive(Debug, Clone, Default)]
 pub struct ResultFiles {

@@ -961,6 +961,64 @@ fn a_refused_build_push_leaves_no_tag_and_no_result_files() {
     assert_eq!(registry_tags(&repo), Vec::<String>::new());
 }
 
+/// An earlier run's result files go before anything can refuse the run: a build the lint
+/// refuses and a push that cannot reach the engine leave none behind for a script to read. The
+/// engine address is one nothing answers at, so neither run got further than it says.
+#[test]
+fn an_early_refusal_leaves_no_earlier_result_files() {
+    let dir = small_project("early-refusal");
+    let home = tempfile::tempdir().unwrap();
+    let iid = home.path().join("iid");
+    let meta = home.path().join("meta.json");
+    let earlier_run = || {
+        std::fs::write(&iid, "sha256:from-an-earlier-run").unwrap();
+        std::fs::write(&meta, "{}").unwrap();
+    };
+    let nowhere = "unix:///nonexistent/shipimg-test/docker.sock";
+
+    earlier_run();
+    let out = Outcome::of(
+        shipimg(home.path())
+            .current_dir(dir.path())
+            .env("DOCKER_HOST", nowhere)
+            .args(["build", "--progress", "plain", "-t", "shipimg-test/early:1"])
+            .args([
+                "--build-arg",
+                "INDEX=https://user:early-pw@example.com/simple",
+            ])
+            .arg("--iidfile")
+            .arg(&iid)
+            .arg("--metadata-file")
+            .arg(&meta),
+    )
+    .code(1);
+    assert!(
+        out.error_line().contains("[SL005 url-credentials]"),
+        "{out}"
+    );
+    assert!(!iid.exists() && !meta.exists(), "{out}");
+
+    earlier_run();
+    let out = Outcome::of(
+        shipimg(home.path())
+            .env("DOCKER_HOST", nowhere)
+            .args(["push", "--progress", "plain", "shipimg-test/early:1"])
+            .arg("--metadata-file")
+            .arg(&meta),
+    )
+    .code(1);
+    assert!(
+        out.error_line()
+            .starts_with("error: cannot reach the Docker engine"),
+        "{out}"
+    );
+    assert!(!meta.exists(), "{out}");
+    assert!(
+        iid.exists(),
+        "push has no --iidfile: the file is not its to remove\n{out}"
+    );
+}
+
 /// Builds the project in `dir` with `--push`, serving `netrc` as the index netrc from
 /// SHIPIMG_NETRC.
 fn build_push_with_netrc(dir: &Path, home: &Path, tag: &str, netrc: &str) -> Outcome {
