@@ -92,8 +92,19 @@ impl crate::error::UserError for SecretError {
     }
 }
 
+/// Reads a `--secret` from its source into memory, registered for masking before anything can
+/// print it.
+pub fn read_secret(id: &str, source: &SecretSource) -> Result<LoadedSecret, SecretError> {
+    let secret = match source {
+        SecretSource::File(path) => read_secret_file(id, path),
+        SecretSource::Env(var) => read_secret_env(id, var),
+    }?;
+    crate::redact::register_bytes(&secret.value);
+    Ok(secret)
+}
+
 /// Reads a secret file into memory.
-pub fn read_secret_file(id: &str, path: &Path) -> Result<LoadedSecret, SecretError> {
+fn read_secret_file(id: &str, path: &Path) -> Result<LoadedSecret, SecretError> {
     let bytes = std::fs::read(path).map_err(|source| SecretError::File {
         id: id.to_owned(),
         path: path.to_path_buf(),
@@ -103,21 +114,25 @@ pub fn read_secret_file(id: &str, path: &Path) -> Result<LoadedSecret, SecretErr
 }
 
 /// Reads a secret from an environment variable.
-pub fn read_secret_env(id: &str, var: &str) -> Result<LoadedSecret, SecretError> {
-    use std::os::unix::ffi::OsStringExt;
-    // Named as a secret before it is even read: no child shipimg starts gets it.
-    crate::child_env::register_secret_var(var);
-    let value = std::env::var_os(var).ok_or_else(|| SecretError::EnvUnset {
+fn read_secret_env(id: &str, var: &str) -> Result<LoadedSecret, SecretError> {
+    let value = secret_var(var).ok_or_else(|| SecretError::EnvUnset {
         id: id.to_owned(),
         var: var.to_owned(),
     })?;
-    loaded(id, format!("variable `{var}`"), value.into_vec())
+    loaded(id, format!("variable `{var}`"), value)
+}
+
+/// A variable holding a secret, for `build` and `scan` alike. It is named as a secret before
+/// it is even read: no child shipimg starts gets it.
+fn secret_var(var: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStringExt;
+    crate::child_env::register_secret_var(var);
+    std::env::var_os(var).map(OsStringExt::into_vec)
 }
 
 /// Reads a value `shipimg scan` looks for (`--secret-file`, `--secret-env`), registered for
 /// masking before anything can print it. No size limit: nothing is served to BuildKit.
 pub fn read_scan_secret(source: &SecretSource) -> Result<ScanSecret, SecretError> {
-    use std::os::unix::ffi::OsStringExt;
     let (id, bytes) = match source {
         SecretSource::File(path) => {
             let bytes = std::fs::read(path).map_err(|source| SecretError::ScanFile {
@@ -127,10 +142,9 @@ pub fn read_scan_secret(source: &SecretSource) -> Result<ScanSecret, SecretError
             (format!("--secret-file {}", path.display()), bytes)
         }
         SecretSource::Env(var) => {
-            crate::child_env::register_secret_var(var);
-            let value = std::env::var_os(var)
-                .ok_or_else(|| SecretError::ScanEnvUnset { var: var.clone() })?;
-            (format!("--secret-env {var}"), value.into_vec())
+            let value =
+                secret_var(var).ok_or_else(|| SecretError::ScanEnvUnset { var: var.clone() })?;
+            (format!("--secret-env {var}"), value)
         }
     };
     let value = SecretSlice::from(bytes);
@@ -167,7 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
         std::fs::write(&path, "canary-value").unwrap();
-        let secret = read_secret_file("tok", &path).unwrap();
+        let secret = read_secret("tok", &SecretSource::File(path.clone())).unwrap();
         assert_eq!(secret.value.expose_secret(), b"canary-value");
         let debug = format!("{secret:?}");
         assert!(!debug.contains("canary"), "{debug}");
@@ -176,7 +190,8 @@ mod tests {
 
     #[test]
     fn missing_file_names_id_and_path() {
-        let err = read_secret_file("netrc", Path::new("/nonexistent/netrc")).unwrap_err();
+        let err =
+            read_secret("netrc", &SecretSource::File("/nonexistent/netrc".into())).unwrap_err();
         let cli = crate::error::CliError::from(err);
         assert!(
             cli.message()

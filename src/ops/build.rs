@@ -19,8 +19,7 @@ use crate::credentials::index::{
     IndexCredentials, IndexEnv, IndexOptions, NETRC_SOURCES, Preflight, add_google_tokens,
     index_build_args, preflight, resolve_index_credentials,
 };
-use crate::credentials::secret_spec::SecretSource;
-use crate::credentials::{LoadedSecret, read_secret_env, read_secret_file};
+use crate::credentials::{LoadedSecret, read_secret};
 use crate::dockerfile::{Dockerfile, Parsed};
 use crate::engine::Engine;
 use crate::engine::build::{BuildError, BuildMessage, BuildParams, cancel_build, run_build};
@@ -75,12 +74,7 @@ pub async fn check(settings: BuildSettings, report: &dyn Report) -> Result<Check
     let var = |name: &str| std::env::var(name).ok();
     let mut secrets: Vec<LoadedSecret> = Vec::new();
     for spec in &settings.secrets {
-        let loaded = match &spec.source {
-            SecretSource::File(path) => read_secret_file(&spec.id, path),
-            SecretSource::Env(var) => read_secret_env(&spec.id, var),
-        }?;
-        crate::redact::register_bytes(&loaded.value);
-        secrets.push(loaded);
+        secrets.push(read_secret(&spec.id, &spec.source)?);
     }
     let cwd = super::current_dir()?;
     let plan = Arc::new(ContextPlan::new(&settings.context, &cwd)?);
